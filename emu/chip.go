@@ -1,0 +1,429 @@
+package emu
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/lrchip/lrchip/firmware/isa"
+	"github.com/lrchip/lrchip/firmware/syn"
+)
+
+// Errors.
+var (
+	ErrLimit  = errors.New("beyond the chip's limits")
+	ErrConfig = errors.New("bad configuration")
+)
+
+// Size is the shape of a chip.
+type Size struct {
+	Cores          int
+	NeuronsPerCore int
+}
+
+// Chip sizes.
+var (
+	Prototype = Size{Cores: 8, NeuronsPerCore: 1024}   // the FPGA board build
+	Full      = Size{Cores: 128, NeuronsPerCore: 8192} // the full design (Loihi 2's size)
+)
+
+// MaxBanksPerCore is how many incoming connections (each with its own weight exponent and
+// dendritic accumulator bank) a core accepts.
+const MaxBanksPerCore = 16
+
+func (s Size) String() string { return fmt.Sprintf("%d×%d", s.Cores, s.NeuronsPerCore) }
+
+// Opts configures a chip. The zero value is the prototype.
+type Opts struct {
+	Size Size // default Prototype
+}
+
+// CoreConfig is what a core runs: a program, its neuron count, constants, parameters and
+// initial state. Nil Params or State rows mean zeros.
+type CoreConfig struct {
+	Program *isa.Program
+	Neurons int
+	Consts  []int32   // one per constant the program declares
+	Params  [][]int32 // [param][neuron]
+	State   [][]int32 // [state register][neuron]
+}
+
+// SourceKind says where a connection's spikes come from.
+type SourceKind uint8
+
+// Source kinds.
+const (
+	FromCore  SourceKind = iota // neurons of a core
+	FromInput                   // an input port (spikes injected by the host)
+)
+
+// Connection is a Dense block of synapses from a range of source neurons to a range of
+// neurons of one core.
+type Connection struct {
+	Kind       SourceKind
+	Src        int // core or input port
+	SrcStart   int
+	SrcCount   int
+	Dst        int // core
+	DstStart   int
+	DstCount   int
+	Weights    []int32 // [src][dst], SrcCount × DstCount, as given (clipped and truncated at load)
+	SignMode   syn.SignMode
+	WeightBits int  // num_weight_bits, 1..8
+	WeightExp  int  // the summed input is shifted by this (left if ≥ 0)
+	Graded     bool // weight × payload; otherwise every spike counts as 1
+}
+
+type conn struct {
+	Connection
+	w   []int32 // effective weights
+	exp int
+	src *[]int32 // fired list of the source
+	pay []int32  // payload array of the source
+}
+
+// Spike is one spike: the neuron's index (within its core, input port or output port) and
+// its payload (1 for a binary spike).
+type Spike struct {
+	Neuron  int32
+	Payload int32
+}
+
+type input struct {
+	n       int
+	payload []int32 // payloads of this step's spikes
+	fired   []int32 // this step's injected spikes
+	pending []int32 // neurons injected for the next step, in order of first injection
+	pendPay []int32 // their payloads, indexed by neuron
+	pendSet []bool
+}
+
+// publish makes the spikes injected since the last step the port's spikes of this step.
+func (in *input) publish() {
+	for _, i := range in.fired {
+		in.payload[i] = 0
+	}
+	in.fired = append(in.fired[:0], in.pending...)
+	for _, i := range in.pending {
+		in.payload[i] = in.pendPay[i]
+		in.pendSet[i] = false
+	}
+	in.pending = in.pending[:0]
+}
+
+// FieldKind selects what a probe records.
+type FieldKind uint8
+
+// Probe fields.
+const (
+	FieldState FieldKind = iota // a state register
+	FieldInput                  // the dendritic input a
+	FieldSpike                  // the spike payload (0 where none)
+)
+
+// Field names a per-neuron value a probe can record.
+type Field struct {
+	Kind  FieldKind
+	Index int // state register, for FieldState
+}
+
+type probe struct {
+	core    int
+	field   Field
+	neurons []int
+	data    [][]int32 // [step][i]
+}
+
+type output struct {
+	core, start, count int
+}
+
+// Chip is the bit-exact model of one chip: cores stepping in lock step, routing spikes to each
+// other with one step of delay, input ports the host injects into, output ports and probes
+// the host reads.
+type Chip struct {
+	size    Size
+	cores   []*core
+	inputs  []*input
+	outputs []output
+	probes  []*probe
+	t       int32
+}
+
+// New returns a chip with every core empty.
+func New(opts Opts) (*Chip, error) {
+	s := opts.Size
+	if s == (Size{}) {
+		s = Prototype
+	}
+	if s.Cores < 1 || s.Cores > Full.Cores || s.NeuronsPerCore < 1 || s.NeuronsPerCore > Full.NeuronsPerCore {
+		return nil, fmt.Errorf("emu: chip size %s: %w (at most %s)", s, ErrLimit, Full)
+	}
+	return &Chip{size: s, cores: make([]*core, s.Cores)}, nil
+}
+
+// Size returns the chip's shape.
+func (c *Chip) Size() Size { return c.size }
+
+// Time returns the number of steps run; the next step's t register is Time()+1.
+func (c *Chip) Time() int32 { return c.t }
+
+// SetCore loads a program and its neurons into core i, replacing what was there.
+func (c *Chip) SetCore(i int, cfg CoreConfig) error {
+	if i < 0 || i >= len(c.cores) {
+		return fmt.Errorf("emu: core %d: %w (chip has %d cores)", i, ErrLimit, len(c.cores))
+	}
+	k, err := newCore(i, cfg, c.size.NeuronsPerCore)
+	if err != nil {
+		return fmt.Errorf("emu: %w", err)
+	}
+	c.cores[i] = k
+	return nil
+}
+
+// AddInput adds an input port of n neurons and returns its index.
+func (c *Chip) AddInput(n int) (int, error) {
+	if n < 1 || n > c.size.NeuronsPerCore {
+		return 0, fmt.Errorf("emu: input port of %d neurons: %w [1, %d]", n, ErrLimit, c.size.NeuronsPerCore)
+	}
+	c.inputs = append(c.inputs, &input{n: n, payload: make([]int32, n), pendPay: make([]int32, n), pendSet: make([]bool, n)})
+	return len(c.inputs) - 1, nil
+}
+
+// Connect adds a connection. Its weights are clipped and truncated now, once.
+func (c *Chip) Connect(cn Connection) error {
+	where := fmt.Sprintf("emu: connection to core %d", cn.Dst)
+	if cn.Dst < 0 || cn.Dst >= len(c.cores) || c.cores[cn.Dst] == nil {
+		return fmt.Errorf("%s: %w: no such configured core", where, ErrConfig)
+	}
+	dst := c.cores[cn.Dst]
+	if cn.DstStart < 0 || cn.DstCount < 0 || cn.DstStart+cn.DstCount > dst.n {
+		return fmt.Errorf("%s: neurons [%d, %d) %w: core has %d", where, cn.DstStart, cn.DstStart+cn.DstCount, ErrConfig, dst.n)
+	}
+	x := &conn{Connection: cn, exp: cn.WeightExp}
+	var srcN int
+	switch cn.Kind {
+	case FromCore:
+		if cn.Src < 0 || cn.Src >= len(c.cores) || c.cores[cn.Src] == nil {
+			return fmt.Errorf("%s: %w: source core %d not configured", where, ErrConfig, cn.Src)
+		}
+		s := c.cores[cn.Src]
+		srcN, x.src, x.pay = s.n, &s.fired, s.payload
+	case FromInput:
+		if cn.Src < 0 || cn.Src >= len(c.inputs) {
+			return fmt.Errorf("%s: %w: no input port %d", where, ErrConfig, cn.Src)
+		}
+		in := c.inputs[cn.Src]
+		srcN, x.src, x.pay = in.n, &in.fired, in.payload
+	default:
+		return fmt.Errorf("%s: %w: source kind %d", where, ErrConfig, cn.Kind)
+	}
+	if cn.SrcStart < 0 || cn.SrcCount < 0 || cn.SrcStart+cn.SrcCount > srcN {
+		return fmt.Errorf("%s: source neurons [%d, %d) %w: source has %d", where, cn.SrcStart, cn.SrcStart+cn.SrcCount, ErrConfig, srcN)
+	}
+	if len(cn.Weights) != cn.SrcCount*cn.DstCount {
+		return fmt.Errorf("%s: %d weights for %d×%d synapses: %w", where, len(cn.Weights), cn.SrcCount, cn.DstCount, ErrConfig)
+	}
+	if !cn.SignMode.Valid() {
+		return fmt.Errorf("%s: %w: sign mode %d", where, ErrConfig, cn.SignMode)
+	}
+	if err := syn.CheckWeightBits(cn.WeightBits); err != nil {
+		return fmt.Errorf("%s: %w", where, err)
+	}
+	if err := syn.CheckExp(cn.WeightExp); err != nil {
+		return fmt.Errorf("%s: %w", where, err)
+	}
+	if len(dst.banks) >= MaxBanksPerCore {
+		return fmt.Errorf("%s: %w: more than %d incoming connections", where, ErrLimit, MaxBanksPerCore)
+	}
+	x.w = make([]int32, len(cn.Weights))
+	for i, w := range cn.Weights {
+		x.w[i] = syn.Effective(w, cn.SignMode, cn.WeightBits)
+	}
+	x.Weights = nil // the chip keeps only what it uses
+	dst.banks = append(dst.banks, &bank{conn: x, acc: make([]int32, dst.n)})
+	return nil
+}
+
+// Inject queues a spike from input port p, neuron i, as a spike of the next step: it reaches
+// its targets one step later, like a spike a core emits. The payload is saturated to 24 bits;
+// for binary connections any payload counts as 1. A second spike on the same neuron in the
+// same step replaces the first.
+func (c *Chip) Inject(p, i int, payload int32) error {
+	if p < 0 || p >= len(c.inputs) {
+		return fmt.Errorf("emu: inject: %w: no input port %d", ErrConfig, p)
+	}
+	in := c.inputs[p]
+	if i < 0 || i >= in.n {
+		return fmt.Errorf("emu: inject: input port %d neuron %d: %w (port has %d)", p, i, ErrLimit, in.n)
+	}
+	if !in.pendSet[i] {
+		in.pendSet[i] = true
+		in.pending = append(in.pending, int32(i))
+	}
+	in.pendPay[i] = isa.SatPayload(payload)
+	return nil
+}
+
+// AddOutput declares neurons [start, start+count) of a core as an output port.
+func (c *Chip) AddOutput(core, start, count int) (int, error) {
+	if core < 0 || core >= len(c.cores) || c.cores[core] == nil {
+		return 0, fmt.Errorf("emu: output port: %w: core %d not configured", ErrConfig, core)
+	}
+	if start < 0 || count < 0 || start+count > c.cores[core].n {
+		return 0, fmt.Errorf("emu: output port: neurons [%d, %d) %w: core %d has %d", start, start+count, ErrConfig, core, c.cores[core].n)
+	}
+	c.outputs = append(c.outputs, output{core, start, count})
+	return len(c.outputs) - 1, nil
+}
+
+// Output returns the spikes of the last step on an output port, appended to dst.
+func (c *Chip) Output(port int, dst []Spike) ([]Spike, error) {
+	if port < 0 || port >= len(c.outputs) {
+		return dst, fmt.Errorf("emu: output: %w: no output port %d", ErrConfig, port)
+	}
+	o := c.outputs[port]
+	k := c.cores[o.core]
+	for _, i := range k.fired {
+		if int(i) >= o.start && int(i) < o.start+o.count {
+			dst = append(dst, Spike{Neuron: i - int32(o.start), Payload: k.payload[i]})
+		}
+	}
+	return dst, nil
+}
+
+// AddProbe records a field of the given neurons of a core after every step.
+func (c *Chip) AddProbe(core int, f Field, neurons []int) (int, error) {
+	if core < 0 || core >= len(c.cores) || c.cores[core] == nil {
+		return 0, fmt.Errorf("emu: probe: %w: core %d not configured", ErrConfig, core)
+	}
+	k := c.cores[core]
+	if f.Kind == FieldState && (f.Index < 0 || f.Index >= len(k.state)) {
+		return 0, fmt.Errorf("emu: probe: %w: core %d has %d state registers, not %d", ErrConfig, core, len(k.state), f.Index)
+	}
+	if f.Kind > FieldSpike {
+		return 0, fmt.Errorf("emu: probe: %w: field kind %d", ErrConfig, f.Kind)
+	}
+	for _, n := range neurons {
+		if n < 0 || n >= k.n {
+			return 0, fmt.Errorf("emu: probe: neuron %d: %w: core %d has %d", n, ErrConfig, core, k.n)
+		}
+	}
+	c.probes = append(c.probes, &probe{core: core, field: f, neurons: append([]int(nil), neurons...)})
+	return len(c.probes) - 1, nil
+}
+
+// ProbeData returns what a probe recorded, one row per step, and forgets it.
+func (c *Chip) ProbeData(id int) ([][]int32, error) {
+	if id < 0 || id >= len(c.probes) {
+		return nil, fmt.Errorf("emu: probe %d: %w", id, ErrConfig)
+	}
+	d := c.probes[id].data
+	c.probes[id].data = nil
+	return d, nil
+}
+
+// Read returns the current value of a field of neuron n of a core.
+func (c *Chip) Read(core int, f Field, n int) (int32, error) {
+	if core < 0 || core >= len(c.cores) || c.cores[core] == nil {
+		return 0, fmt.Errorf("emu: read: %w: core %d not configured", ErrConfig, core)
+	}
+	k := c.cores[core]
+	if n < 0 || n >= k.n {
+		return 0, fmt.Errorf("emu: read: neuron %d: %w: core %d has %d", n, ErrConfig, core, k.n)
+	}
+	switch f.Kind {
+	case FieldState:
+		if f.Index < 0 || f.Index >= len(k.state) {
+			return 0, fmt.Errorf("emu: read: %w: state register %d", ErrConfig, f.Index)
+		}
+		return k.state[f.Index][n], nil
+	case FieldInput:
+		return k.a[n], nil
+	case FieldSpike:
+		return k.payload[n], nil
+	}
+	return 0, fmt.Errorf("emu: read: %w: field kind %d", ErrConfig, f.Kind)
+}
+
+// Step runs one timestep: every core turns the spikes routed to it in the previous step into
+// its dendritic input and runs its program over all its neurons; the spikes it emits, and the
+// host's injected spikes, are routed for the next step.
+func (c *Chip) Step() {
+	c.t++
+	for _, k := range c.cores {
+		if k != nil {
+			k.accumulate()
+		}
+	}
+	for _, k := range c.cores {
+		if k != nil {
+			k.compute(c.t)
+		}
+	}
+	for _, in := range c.inputs {
+		in.publish()
+	}
+	for _, p := range c.probes {
+		k := c.cores[p.core]
+		var src []int32
+		switch p.field.Kind {
+		case FieldState:
+			src = k.state[p.field.Index]
+		case FieldInput:
+			src = k.a
+		case FieldSpike:
+			src = k.payload
+		}
+		row := make([]int32, len(p.neurons))
+		for j, n := range p.neurons {
+			row[j] = src[n]
+		}
+		p.data = append(p.data, row)
+	}
+}
+
+// accumulate sums the weighted spikes that the previous step routed to this core, connection
+// by connection, and shifts each connection's sum by its weight exponent into a.
+func (k *core) accumulate() {
+	clear(k.a)
+	for _, b := range k.banks {
+		x := b.conn
+		fired := *x.src
+		if len(fired) == 0 {
+			continue
+		}
+		acc := b.acc[x.DstStart : x.DstStart+x.DstCount]
+		if x.exp != 0 {
+			clear(acc)
+		} else {
+			acc = k.a[x.DstStart : x.DstStart+x.DstCount]
+		}
+		lo, hi := int32(x.SrcStart), int32(x.SrcStart+x.SrcCount)
+		for _, s := range fired {
+			if s < lo || s >= hi {
+				continue
+			}
+			row := x.w[int(s-lo)*x.DstCount : int(s-lo+1)*x.DstCount]
+			p := int32(1)
+			if x.Graded {
+				p = x.pay[s]
+			}
+			if p == 1 {
+				for j, w := range row {
+					acc[j] += w
+				}
+			} else {
+				for j, w := range row {
+					acc[j] += w * p
+				}
+			}
+		}
+		if x.exp != 0 {
+			e := int32(x.exp)
+			a := k.a[x.DstStart : x.DstStart+x.DstCount]
+			for j, v := range acc {
+				a[j] += isa.Ash(v, e)
+			}
+		}
+	}
+}
