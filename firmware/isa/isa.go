@@ -140,15 +140,15 @@ type Shape uint8
 // Operand shapes. D is a written register, S a read operand (register or immediate),
 // N a small unsigned constant held in imm, L a forward branch offset held in rd.
 const (
-	ShapeDS    Shape = iota + 1 // op rd, ra
-	ShapeDSS                    // op rd, ra, rb
-	ShapeDSSS                   // op rd, ra, rb, rc
-	ShapeDSN                    // op rd, ra, n        (n in imm)
-	ShapeDSSN                   // op rd, ra, rb, n    (n in imm)
-	ShapeS                      // op ra
-	ShapeSS                     // op ra, rb
-	ShapeL                      // op label            (offset in rd)
-	ShapeSSL                    // op ra, rb, label    (offset in rd)
+	ShapeDS   Shape = iota + 1 // op rd, ra
+	ShapeDSS                   // op rd, ra, rb
+	ShapeDSSS                  // op rd, ra, rb, rc
+	ShapeDSN                   // op rd, ra, n        (n in imm)
+	ShapeDSSN                  // op rd, ra, rb, n    (n in imm)
+	ShapeS                     // op ra
+	ShapeSS                    // op ra, rb
+	ShapeL                     // op label            (offset in rd)
+	ShapeSSL                   // op ra, rb, label    (offset in rd)
 )
 
 // Opcode is the 8-bit operation code. Zero is not an opcode, so that blank memory never decodes.

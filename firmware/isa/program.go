@@ -118,9 +118,12 @@ func (p *Program) checkInstr(pc int, in Instr) error {
 	case ShapeSSL:
 		used["rd"], used["ra"], used["rb"] = true, true, true
 	}
-	for name, r := range map[string]Reg{"rd": in.Rd, "ra": in.Ra, "rb": in.Rb, "rc": in.Rc} {
-		if !used[name] && r != 0 {
-			return bad("%s: %s field must be zero, is 0x%02x", o.Name, name, uint8(r))
+	for _, f := range []struct {
+		name string
+		r    Reg
+	}{{"rd", in.Rd}, {"ra", in.Ra}, {"rb", in.Rb}, {"rc", in.Rc}} {
+		if !used[f.name] && f.r != 0 {
+			return bad("%s: %s field must be zero, is 0x%02x", o.Name, f.name, uint8(f.r))
 		}
 	}
 	nimm := 0
