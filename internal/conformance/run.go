@@ -20,7 +20,7 @@ import (
 // Mismatch is one value that differs from Lava's.
 type Mismatch struct {
 	File     string
-	Step     int // 0-based index into the vector's arrays (Lava's step Step+1)
+	Step     int // 0-based index into the vector's arrays (Lava's step Step+1); −1−i for input i's effective weight
 	Neuron   int
 	Field    string
 	Expected int32
@@ -28,6 +28,10 @@ type Mismatch struct {
 }
 
 func (m Mismatch) String() string {
+	if m.Step < 0 {
+		return fmt.Sprintf("%s: effective weight of input %d to neuron %d: expected %d, actual %d",
+			m.File, -m.Step-1, m.Neuron, m.Expected, m.Actual)
+	}
 	return fmt.Sprintf("%s: step %d (Lava step %d), neuron %d, %s: expected %d, actual %d",
 		m.File, m.Step, m.Step+1, m.Neuron, m.Field, m.Expected, m.Actual)
 }
@@ -208,6 +212,15 @@ func run(ctx context.Context, v *Vector, res *Result) error {
 	if err != nil {
 		return err
 	}
+	mode, _ := syn.ParseSignMode(v.Params.SignMode) // Build checked it
+	for n, row := range v.Weights {
+		for i, w := range row {
+			res.Compared++
+			if got := syn.Effective(w, mode, v.Params.WeightBits); got != v.WEff[n][i] {
+				res.add(Mismatch{File: res.File, Step: -1 - i, Neuron: n, Field: "weights_effective", Expected: v.WEff[n][i], Actual: got})
+			}
+		}
+	}
 	per := size.NeuronsPerCore
 	for k := 0; k < v.Steps; k++ {
 		if err := ctx.Err(); err != nil {
@@ -237,13 +250,17 @@ func run(ctx context.Context, v *Vector, res *Result) error {
 				}
 				res.Compared++
 				if got != exp[n] {
-					if res.Total < MaxReported {
-						res.Mismatches = append(res.Mismatches, Mismatch{File: res.File, Step: k, Neuron: n, Field: f, Expected: exp[n], Actual: got})
-					}
-					res.Total++
+					res.add(Mismatch{File: res.File, Step: k, Neuron: n, Field: f, Expected: exp[n], Actual: got})
 				}
 			}
 		}
 	}
 	return nil
+}
+
+func (r *Result) add(m Mismatch) {
+	if r.Total < MaxReported {
+		r.Mismatches = append(r.Mismatches, m)
+	}
+	r.Total++
 }
