@@ -59,14 +59,20 @@ const (
 // Connection is a Dense block of synapses from a range of source neurons to a range of
 // neurons of one core.
 type Connection struct {
-	Kind       SourceKind
-	Src        int // core or input port
-	SrcStart   int
-	SrcCount   int
-	Dst        int // core
-	DstStart   int
-	DstCount   int
-	Weights    []int32 // [src][dst], SrcCount × DstCount, as given (clipped and truncated at load)
+	Kind     SourceKind
+	Src      int // core or input port
+	SrcStart int
+	SrcCount int
+	Dst      int // core
+	DstStart int
+	DstCount int
+	// Dense: Weights is [src][dst], SrcCount × DstCount. Sparse (Index non-nil): source
+	// neuron i (relative to SrcStart) has synapses k in [Index[i], Index[i+1]) onto neuron
+	// DstStart+Targets[k] with weight Weights[k]. Weights are as given; they are clipped and
+	// truncated at load.
+	Weights    []int32
+	Index      []int32 // sparse: SrcCount+1 offsets into Targets and Weights
+	Targets    []int32 // sparse: target neuron of each synapse, relative to DstStart
 	SignMode   syn.SignMode
 	WeightBits int  // num_weight_bits, 1..8
 	WeightExp  int  // the summed input is shifted by this (left if ≥ 0)
@@ -133,6 +139,15 @@ type probe struct {
 	data    [][]int32 // [step][i]
 }
 
+// Stats counts the work a chip has done since it was made; a board model derives its power
+// and temperature from it.
+type Stats struct {
+	Steps          uint64 // timesteps run
+	NeuronUpdates  uint64 // neuron program executions (neurons × steps)
+	SynapticEvents uint64 // synapses that received a spike (fan-out of every routed spike)
+	Spikes         uint64 // spikes emitted by cores
+}
+
 type output struct {
 	core, start, count int
 }
@@ -147,7 +162,11 @@ type Chip struct {
 	outputs []output
 	probes  []*probe
 	t       int32
+	stats   Stats
 }
+
+// Stats returns the work counters.
+func (c *Chip) Stats() Stats { return c.stats }
 
 // New returns a chip with every core empty.
 func New(opts Opts) (*Chip, error) {
@@ -220,8 +239,12 @@ func (c *Chip) Connect(cn Connection) error {
 	if cn.SrcStart < 0 || cn.SrcCount < 0 || cn.SrcStart+cn.SrcCount > srcN {
 		return fmt.Errorf("%s: source neurons [%d, %d) %w: source has %d", where, cn.SrcStart, cn.SrcStart+cn.SrcCount, ErrConfig, srcN)
 	}
-	if len(cn.Weights) != cn.SrcCount*cn.DstCount {
-		return fmt.Errorf("%s: %d weights for %d×%d synapses: %w", where, len(cn.Weights), cn.SrcCount, cn.DstCount, ErrConfig)
+	if cn.Index == nil {
+		if len(cn.Weights) != cn.SrcCount*cn.DstCount || cn.Targets != nil {
+			return fmt.Errorf("%s: %d weights for %d×%d dense synapses: %w", where, len(cn.Weights), cn.SrcCount, cn.DstCount, ErrConfig)
+		}
+	} else if err := checkSparse(cn); err != nil {
+		return fmt.Errorf("%s: %w", where, err)
 	}
 	if !cn.SignMode.Valid() {
 		return fmt.Errorf("%s: %w: sign mode %d", where, ErrConfig, cn.SignMode)
@@ -240,6 +263,10 @@ func (c *Chip) Connect(cn Connection) error {
 		x.w[i] = syn.Effective(w, cn.SignMode, cn.WeightBits)
 	}
 	x.Weights = nil // the chip keeps only what it uses
+	if cn.Index != nil {
+		x.Index = append([]int32(nil), cn.Index...)
+		x.Targets = append([]int32(nil), cn.Targets...)
+	}
 	dst.banks = append(dst.banks, &bank{conn: x, acc: make([]int32, dst.n)})
 	return nil
 }
@@ -350,14 +377,17 @@ func (c *Chip) Read(core int, f Field, n int) (int32, error) {
 // host's injected spikes, are routed for the next step.
 func (c *Chip) Step() {
 	c.t++
+	c.stats.Steps++
 	for _, k := range c.cores {
 		if k != nil {
-			k.accumulate()
+			c.stats.SynapticEvents += k.accumulate()
 		}
 	}
 	for _, k := range c.cores {
 		if k != nil {
 			k.compute(c.t)
+			c.stats.NeuronUpdates += uint64(k.n)
+			c.stats.Spikes += uint64(len(k.fired))
 		}
 	}
 	for _, in := range c.inputs {
@@ -384,7 +414,8 @@ func (c *Chip) Step() {
 
 // accumulate sums the weighted spikes that the previous step routed to this core, connection
 // by connection, and shifts each connection's sum by its weight exponent into a.
-func (k *core) accumulate() {
+// It returns the number of synaptic events.
+func (k *core) accumulate() (events uint64) {
 	clear(k.a)
 	for _, b := range k.banks {
 		x := b.conn
@@ -403,11 +434,21 @@ func (k *core) accumulate() {
 			if s < lo || s >= hi {
 				continue
 			}
-			row := x.w[int(s-lo)*x.DstCount : int(s-lo+1)*x.DstCount]
 			p := int32(1)
 			if x.Graded {
 				p = x.pay[s]
 			}
+			if x.Index != nil {
+				i0, i1 := x.Index[s-lo], x.Index[s-lo+1]
+				ws, ts := x.w[i0:i1], x.Targets[i0:i1]
+				events += uint64(len(ws))
+				for j, w := range ws {
+					acc[ts[j]] += w * p
+				}
+				continue
+			}
+			row := x.w[int(s-lo)*x.DstCount : int(s-lo+1)*x.DstCount]
+			events += uint64(len(row))
 			if p == 1 {
 				for j, w := range row {
 					acc[j] += w
@@ -426,4 +467,30 @@ func (k *core) accumulate() {
 			}
 		}
 	}
+	return events
+}
+
+// checkSparse validates a sparse connection's index: monotonic offsets covering exactly the
+// synapses given, and every target within the destination range.
+func checkSparse(cn Connection) error {
+	if len(cn.Index) != cn.SrcCount+1 {
+		return fmt.Errorf("%w: sparse index has %d offsets, want SrcCount+1 = %d", ErrConfig, len(cn.Index), cn.SrcCount+1)
+	}
+	if len(cn.Targets) != len(cn.Weights) {
+		return fmt.Errorf("%w: %d sparse targets for %d weights", ErrConfig, len(cn.Targets), len(cn.Weights))
+	}
+	if cn.Index[0] != 0 || int(cn.Index[cn.SrcCount]) != len(cn.Weights) {
+		return fmt.Errorf("%w: sparse index must run from 0 to %d, runs from %d to %d", ErrConfig, len(cn.Weights), cn.Index[0], cn.Index[cn.SrcCount])
+	}
+	for i := 0; i < cn.SrcCount; i++ {
+		if cn.Index[i+1] < cn.Index[i] {
+			return fmt.Errorf("%w: sparse index decreases at source %d", ErrConfig, i)
+		}
+	}
+	for k, t := range cn.Targets {
+		if t < 0 || int(t) >= cn.DstCount {
+			return fmt.Errorf("%w: synapse %d targets neuron %d, outside [0, %d)", ErrConfig, k, t, cn.DstCount)
+		}
+	}
+	return nil
 }

@@ -1,0 +1,157 @@
+package emu
+
+import (
+	"math/rand/v2"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/lrchip/lrchip/firmware/asm"
+	"github.com/lrchip/lrchip/firmware/isa"
+	"github.com/lrchip/lrchip/firmware/syn"
+)
+
+// relay spikes whenever its input is positive, with the input as graded payload, and keeps
+// the last input in s0.
+var relay = mustAsm(`
+.program relay
+.state last
+.temp fire
+	mov  last, a
+	sgt  fire, a, 0
+	spkg fire, a
+`)
+
+func mustAsm(src string) *isa.Program {
+	p, err := asm.Assemble("test.lra", []byte(src))
+	if err != nil {
+		panic(err)
+	}
+	return p
+}
+
+func TestRoutingHasOneStepDelay(t *testing.T) {
+	c, err := New(Opts{})
+	require.NoError(t, err)
+	require.NoError(t, c.SetCore(0, CoreConfig{Program: relay, Neurons: 2}))
+	require.NoError(t, c.SetCore(3, CoreConfig{Program: relay, Neurons: 1}))
+	in, err := c.AddInput(2)
+	require.NoError(t, err)
+	// input → core 0 (graded, weights 2: a MIXED weight loses its lowest bit, so 1 would be 0),
+	// core 0 → core 3 (graded, weights 1 and 2, exp 1).
+	require.NoError(t, c.Connect(Connection{Kind: FromInput, Src: in, SrcCount: 2, Dst: 0, DstCount: 2,
+		Weights: []int32{2, 0, 0, 3}, SignMode: syn.Mixed, WeightBits: 8, Graded: true}))
+	require.NoError(t, c.Connect(Connection{Kind: FromCore, Src: 0, SrcCount: 2, Dst: 3, DstCount: 1,
+		Weights: []int32{1, 2}, SignMode: syn.Excitatory, WeightBits: 8, WeightExp: 1, Graded: true}))
+	out, err := c.AddOutput(3, 0, 1)
+	require.NoError(t, err)
+	pr, err := c.AddProbe(0, Field{Kind: FieldInput}, []int{0, 1})
+	require.NoError(t, err)
+
+	require.NoError(t, c.Inject(in, 0, 5))
+	require.NoError(t, c.Inject(in, 1, 7))
+	var got [][]Spike
+	for range 4 {
+		c.Step()
+		s, err := c.Output(out, nil)
+		require.NoError(t, err)
+		got = append(got, s)
+	}
+	// Step 1: the injected spikes are routed. Step 2: core 0 sees 5·2 and 7·2 (3 truncates to
+	// 2). Step 3: core 3 sees (10·1 + 14·2) << 1 = 76 and spikes with it.
+	require.Equal(t, [][]Spike{nil, nil, {{Neuron: 0, Payload: 76}}, nil}, got)
+	rows, err := c.ProbeData(pr)
+	require.NoError(t, err)
+	require.Equal(t, [][]int32{{0, 0}, {10, 14}, {0, 0}, {0, 0}}, rows)
+	require.Equal(t, int32(4), c.Time())
+	st := c.Stats()
+	require.Equal(t, uint64(4), st.Steps)
+	require.Equal(t, uint64(4*3), st.NeuronUpdates)
+	require.Equal(t, uint64(3), st.Spikes)
+	require.Equal(t, uint64(2*2+2), st.SynapticEvents)
+}
+
+func TestSparseEqualsDense(t *testing.T) {
+	rng := rand.New(rand.NewPCG(7, 7))
+	const ns, nd = 40, 30
+	dense := make([]int32, ns*nd)
+	var idx, tg, ws []int32
+	idx = append(idx, 0)
+	for i := 0; i < ns; i++ {
+		for j := 0; j < nd; j++ {
+			if rng.IntN(4) == 0 {
+				w := int32(rng.IntN(512)) - 256
+				dense[i*nd+j] = w
+				tg, ws = append(tg, int32(j)), append(ws, w)
+			}
+		}
+		idx = append(idx, int32(len(tg)))
+	}
+	run := func(cn Connection) [][]int32 {
+		c, err := New(Opts{})
+		require.NoError(t, err)
+		require.NoError(t, c.SetCore(0, CoreConfig{Program: relay, Neurons: nd}))
+		in, err := c.AddInput(ns)
+		require.NoError(t, err)
+		cn.Src, cn.SrcCount, cn.DstCount, cn.SignMode, cn.WeightBits, cn.WeightExp, cn.Graded = in, ns, nd, syn.Mixed, 6, -2, true
+		require.NoError(t, c.Connect(cn))
+		pr, err := c.AddProbe(0, Field{Kind: FieldInput}, []int{0, 5, 17, 29})
+		require.NoError(t, err)
+		r := rand.New(rand.NewPCG(1, 1))
+		for range 20 {
+			for i := 0; i < ns; i++ {
+				if r.IntN(3) == 0 {
+					require.NoError(t, c.Inject(in, i, int32(r.IntN(2000))-1000))
+				}
+			}
+			c.Step()
+		}
+		d, err := c.ProbeData(pr)
+		require.NoError(t, err)
+		return d
+	}
+	want := run(Connection{Kind: FromInput, Weights: dense})
+	got := run(Connection{Kind: FromInput, Weights: ws, Index: idx, Targets: tg})
+	require.Equal(t, want, got)
+}
+
+func TestConfigErrors(t *testing.T) {
+	c, err := New(Opts{})
+	require.NoError(t, err)
+	_, err = New(Opts{Size: Size{Cores: 129, NeuronsPerCore: 1}})
+	require.ErrorIs(t, err, ErrLimit)
+	require.ErrorIs(t, c.SetCore(8, CoreConfig{Program: relay, Neurons: 1}), ErrLimit)
+	require.ErrorIs(t, c.SetCore(0, CoreConfig{Program: relay, Neurons: 1025}), ErrLimit)
+	require.ErrorContains(t, c.SetCore(0, CoreConfig{Program: relay, Neurons: 2, State: [][]int32{{1}}}), `state "last" has 1 values for 2 neurons`)
+	require.NoError(t, c.SetCore(0, CoreConfig{Program: relay, Neurons: 2}))
+	in, err := c.AddInput(3)
+	require.NoError(t, err)
+	base := Connection{Kind: FromInput, Src: in, SrcCount: 3, Dst: 0, DstCount: 2, Weights: make([]int32, 6), SignMode: syn.Mixed, WeightBits: 8}
+	for _, tc := range []struct {
+		name string
+		edit func(*Connection)
+		want string
+	}{
+		{"no core", func(c *Connection) { c.Dst = 5 }, "no such configured core"},
+		{"dst range", func(c *Connection) { c.DstCount = 3 }, "neurons [0, 3)"},
+		{"src range", func(c *Connection) { c.SrcStart = 1 }, "source neurons [1, 4)"},
+		{"weights", func(c *Connection) { c.Weights = c.Weights[:5] }, "5 weights for 3×2"},
+		{"sign mode", func(c *Connection) { c.SignMode = 9 }, "sign mode 9"},
+		{"weight bits", func(c *Connection) { c.WeightBits = 0 }, "num_weight_bits 0"},
+		{"exp", func(c *Connection) { c.WeightExp = 40 }, "weight_exp 40"},
+		{"sparse index", func(c *Connection) { c.Index = []int32{0, 1}; c.Targets = []int32{0}; c.Weights = []int32{1} }, "sparse index has 2 offsets"},
+		{"sparse target", func(c *Connection) {
+			c.Index, c.Targets, c.Weights = []int32{0, 1, 1, 1}, []int32{2}, []int32{1}
+		}, "targets neuron 2"},
+	} {
+		cn := base
+		tc.edit(&cn)
+		require.ErrorContains(t, c.Connect(cn), tc.want, tc.name)
+	}
+	require.ErrorIs(t, c.Inject(in, 3, 1), ErrLimit)
+	require.ErrorIs(t, c.Inject(1, 0, 1), ErrConfig)
+	_, err = c.AddProbe(0, Field{Kind: FieldState, Index: 1}, []int{0})
+	require.ErrorIs(t, err, ErrConfig)
+	_, err = c.AddOutput(0, 1, 2)
+	require.ErrorIs(t, err, ErrConfig)
+}
