@@ -35,6 +35,9 @@ func (s Size) String() string { return fmt.Sprintf("%d×%d", s.Cores, s.NeuronsP
 // Opts configures a chip. The zero value is the prototype.
 type Opts struct {
 	Size Size // default Prototype
+	// Portable turns off the vector kernels (AVX2 on amd64, picked at run time) and runs the
+	// pure-Go interpreter everywhere. Both give the same bits; this is for comparison.
+	Portable bool
 }
 
 // CoreConfig is what a core runs: a program, its neuron count, constants, parameters and
@@ -163,6 +166,7 @@ type Chip struct {
 	probes  []*probe
 	t       int32
 	stats   Stats
+	simd    bool
 }
 
 // Stats returns the work counters.
@@ -177,7 +181,7 @@ func New(opts Opts) (*Chip, error) {
 	if s.Cores < 1 || s.Cores > Full.Cores || s.NeuronsPerCore < 1 || s.NeuronsPerCore > Full.NeuronsPerCore {
 		return nil, fmt.Errorf("emu: chip size %s: %w (at most %s)", s, ErrLimit, Full)
 	}
-	return &Chip{size: s, cores: make([]*core, s.Cores)}, nil
+	return &Chip{size: s, cores: make([]*core, s.Cores), simd: !opts.Portable}, nil
 }
 
 // Size returns the chip's shape.
@@ -191,7 +195,7 @@ func (c *Chip) SetCore(i int, cfg CoreConfig) error {
 	if i < 0 || i >= len(c.cores) {
 		return fmt.Errorf("emu: core %d: %w (chip has %d cores)", i, ErrLimit, len(c.cores))
 	}
-	k, err := newCore(i, cfg, c.size.NeuronsPerCore)
+	k, err := newCore(i, cfg, c.size.NeuronsPerCore, c.simd)
 	if err != nil {
 		return fmt.Errorf("emu: %w", err)
 	}

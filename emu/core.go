@@ -3,6 +3,7 @@ package emu
 import (
 	"fmt"
 
+	"github.com/lrchip/lrchip/emu/internal/kernels"
 	"github.com/lrchip/lrchip/firmware/isa"
 )
 
@@ -22,7 +23,7 @@ type core struct {
 	consts  []int32
 	a       []int32 // dendritic input of the current step
 	banks   []*bank // one accumulator bank per incoming connection
-	spiked  []uint8 // 1 where the neuron spiked this step
+	spiked  []int32 // 1 where the neuron spiked this step
 	payload []int32 // payload of this step's spike (1 for binary), 0 where none
 	fired   []int32 // indices of the neurons that spiked this step, ascending
 	temps   [isa.NumTemp][TileSize]int32
@@ -31,7 +32,12 @@ type core struct {
 	trace   []int       // program counters of the per-neuron instructions executed this step
 	srcs    [][]isa.Reg // operands read by each instruction, decoded once
 	exec    executor
+	simd    bool // spikes through the vector kernel
 }
+
+// padded is the length of every per-neuron array of a core of n neurons: the vector kernels
+// work in whole multiples of kernels.Lanes, so the last tile runs over a few spare lanes.
+func padded(n int) int { return (n + kernels.Lanes - 1) / kernels.Lanes * kernels.Lanes }
 
 // bank accumulates one connection's weighted spikes for every neuron of the destination core.
 type bank struct {
@@ -39,7 +45,7 @@ type bank struct {
 	acc  []int32
 }
 
-func newCore(idx int, cfg CoreConfig, slots int) (*core, error) {
+func newCore(idx int, cfg CoreConfig, slots int, simd bool) (*core, error) {
 	p := cfg.Program
 	if p == nil {
 		return nil, fmt.Errorf("core %d: no program", idx)
@@ -52,7 +58,7 @@ func newCore(idx int, cfg CoreConfig, slots int) (*core, error) {
 	}
 	n := cfg.Neurons
 	c := &core{idx: idx, prog: p, n: n,
-		a: make([]int32, n), spiked: make([]uint8, n), payload: make([]int32, n),
+		a: make([]int32, padded(n)), spiked: make([]int32, padded(n)), payload: make([]int32, padded(n)),
 		consts: make([]int32, len(p.Consts))}
 	if len(cfg.Consts) != len(p.Consts) {
 		return nil, fmt.Errorf("core %d: program %q declares %d constants, %d given", idx, p.Name, len(p.Consts), len(cfg.Consts))
@@ -70,7 +76,10 @@ func newCore(idx int, cfg CoreConfig, slots int) (*core, error) {
 	for pc, in := range p.Code {
 		c.srcs[pc] = in.Sources()
 	}
-	c.exec = selectExecutor()
+	c.exec, c.simd = execGo, false
+	if simd && kernels.Available {
+		c.exec, c.simd = execSIMD, true
+	}
 	return c, nil
 }
 
@@ -81,7 +90,7 @@ func perNeuron(core int, what string, names []string, vals [][]int32, n int) ([]
 	}
 	out := make([][]int32, len(names))
 	for i := range names {
-		out[i] = make([]int32, n)
+		out[i] = make([]int32, padded(n))
 		if vals == nil || vals[i] == nil {
 			continue
 		}
@@ -214,7 +223,7 @@ func (c *core) compute(t int32) {
 	code := c.prog.Code
 	var srcs [3][]int32
 	for lo := 0; lo < c.n; lo += TileSize {
-		hi := min(lo+TileSize, c.n)
+		hi := lo + padded(min(TileSize, c.n-lo))
 		for _, pc := range c.trace {
 			in := code[pc]
 			srcs = [3][]int32{}
@@ -223,16 +232,16 @@ func (c *core) compute(t int32) {
 			}
 			switch in.Op {
 			case isa.OpSpk:
-				spike(c.spiked[lo:hi], c.payload[lo:hi], srcs[0], nil)
+				c.spike(c.spiked[lo:hi], c.payload[lo:hi], srcs[0], nil)
 			case isa.OpSpkG:
-				spike(c.spiked[lo:hi], c.payload[lo:hi], srcs[0], srcs[1])
+				c.spike(c.spiked[lo:hi], c.payload[lo:hi], srcs[0], srcs[1])
 			default:
 				c.exec(in.Op, c.dest(in.Rd, lo, hi), srcs[0], srcs[1], srcs[2], in.Imm)
 			}
 		}
 	}
 	c.fired = c.fired[:0]
-	for i, s := range c.spiked {
+	for i, s := range c.spiked[:c.n] {
 		if s != 0 {
 			c.fired = append(c.fired, int32(i))
 		}
@@ -240,7 +249,11 @@ func (c *core) compute(t int32) {
 }
 
 // spike sets the spike outputs where cond is nonzero; the last spike instruction of a step wins.
-func spike(spiked []uint8, payload, cond, val []int32) {
+func (c *core) spike(spiked, payload, cond, val []int32) {
+	if c.simd {
+		kernels.Spike(spiked, payload, cond, val)
+		return
+	}
 	cond = cond[:len(spiked)]
 	if val == nil {
 		for i, x := range cond {

@@ -6,6 +6,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/lrchip/lrchip/emu/internal/kernels"
 	"github.com/lrchip/lrchip/firmware/isa"
 	"github.com/lrchip/lrchip/internal/progtest"
 )
@@ -73,9 +74,20 @@ func refStep(p *isa.Program, state, params, consts []int32, a, t int32) (bool, i
 }
 
 // TestCoreMatchesReference runs random programs on random neurons through the core's tiled,
-// instruction-by-instruction executor and through the per-neuron reference, and demands the
-// same bits in every state register and spike, step after step.
+// instruction-by-instruction executor — the portable one and the vector kernels — and through
+// the per-neuron reference, and demands the same bits in every state register and spike, step
+// after step.
 func TestCoreMatchesReference(t *testing.T) {
+	for _, simd := range []bool{false, true} {
+		if simd && !kernels.Available {
+			t.Log("no vector kernels on this machine: only the portable executor is checked")
+			continue
+		}
+		testCoreMatchesReference(t, simd)
+	}
+}
+
+func testCoreMatchesReference(t *testing.T, simd bool) {
 	rng := rand.New(rand.NewPCG(1, 2))
 	for iter := 0; iter < 300; iter++ {
 		p := progtest.Random(rng)
@@ -98,7 +110,7 @@ func TestCoreMatchesReference(t *testing.T) {
 			return m
 		}
 		cfg.Params, cfg.State = randRows(len(p.Params)), randRows(len(p.State))
-		c, err := newCore(0, cfg, 1024)
+		c, err := newCore(0, cfg, 1024, simd)
 		require.NoError(t, err)
 		// Reference copies, neuron-major.
 		refState := make([][]int32, n)
@@ -121,7 +133,7 @@ func TestCoreMatchesReference(t *testing.T) {
 				sp, pay := refStep(p, refState[j], params, cfg.Consts, c.a[j], step)
 				for i := range p.State {
 					if refState[j][i] != c.state[i][j] {
-						t.Fatalf("iter %d step %d neuron %d: %s = %d, reference %d\nprogram: %+v", iter, step, j, p.State[i], c.state[i][j], refState[j][i], p.Code)
+						t.Fatalf("simd=%v iter %d step %d neuron %d: %s = %d, reference %d\nprogram: %+v", simd, iter, step, j, p.State[i], c.state[i][j], refState[j][i], p.Code)
 					}
 				}
 				require.Equal(t, sp, c.spiked[j] != 0, "iter %d step %d neuron %d spike", iter, step, j)

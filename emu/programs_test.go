@@ -42,7 +42,7 @@ func runNeurons(t *testing.T, name string, consts []int32, ns []neuron) []trace 
 		}
 		cfg.State = append(cfg.State, row)
 	}
-	c, err := newCore(0, cfg, 1024)
+	c, err := newCore(0, cfg, 1024, true)
 	require.NoError(t, err)
 	out := make([]trace, len(ns))
 	for step := range ns[0].a {

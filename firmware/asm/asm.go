@@ -22,6 +22,7 @@ type Error struct {
 	Err  error // the underlying error, if any (an *isa.InstrError from Program.Validate)
 }
 
+// Error returns "file:line:col: msg", or "asm: line:col: msg" when File is empty.
 func (e *Error) Error() string {
 	if e.File == "" {
 		return fmt.Sprintf("asm: %d:%d: %s", e.Line, e.Col, e.Msg)
@@ -475,7 +476,7 @@ func (a *assembler) integer(o operand) (int32, *posError) {
 			base, digits = 16, digits[2:]
 		case 'b', 'B':
 			base, digits = 2, digits[2:]
-		default:
+		case '0', '1', '2', '3', '4', '5', '6', '7', '8', '9':
 			return 0, errAt(t.col, "invalid number %q (decimal numbers have no leading zeros)", t.text)
 		}
 	}

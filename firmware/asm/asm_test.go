@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -219,6 +221,7 @@ func TestAssembleErrors(t *testing.T) {
 		{"bad hex", ".state u\nmov u, 0x", `x.s:2:8: invalid number "0x"`},
 		{"bad binary", ".state u\nmov u, 0b102", `x.s:2:8: invalid number "0b102"`},
 		{"number with letters", ".state u\nmov u, 12ab", `x.s:2:8: invalid number "12ab"`},
+		{"zero underscore", ".state u\nmov u, 0_1", `x.s:2:8: invalid number "0_1"`},
 		{"underscore in number", ".state u\nmov u, 0x1_0", `x.s:2:8: invalid number "0x1_0"`},
 		{"two immediates", ".state u\nadd u, 1, 2", "x.s:2:11: more than one immediate operand"},
 		{"two immediates in a branch", "beq 1, 2, e\ne:", "x.s:1:8: more than one immediate operand"},
@@ -377,6 +380,12 @@ func fuzzSeeds() []string {
 func FuzzAssemble(f *testing.F) {
 	for _, s := range fuzzSeeds() {
 		f.Add([]byte(s))
+	}
+	std, _ := filepath.Glob("../programs/*.lra") // the standard programs, where present
+	for _, name := range std {
+		b, err := os.ReadFile(name)
+		require.NoError(f, err)
+		f.Add(b)
 	}
 	r := rand.New(rand.NewPCG(3, 4))
 	for range 20 {

@@ -14,7 +14,8 @@ import (
 // declared names for s, p and c registers, generic names for the others, immediates and n in
 // decimal, and a label L<pc> before each branch target. For a program that passes Validate and
 // CheckNames, Assemble gives back an identical program. Any other program is disassembled as
-// well as possible (unknown opcodes and registers are written so that they fail to assemble).
+// well as possible: unknown opcodes and registers are written so that they do not assemble,
+// but fields that the opcode does not use are not shown.
 func Disassemble(p *isa.Program) []byte {
 	var b bytes.Buffer
 	if p == nil {

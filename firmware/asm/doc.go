@@ -41,8 +41,8 @@
 // zeros, 0x hexadecimal, 0b binary) or an .equ name, optionally preceded by '-'; it must fit in
 // int32, except that hexadecimal and binary literals up to 0xFFFFFFFF are accepted and stand for
 // their 32-bit two's complement value (0xFFFFFFFF is -1). n must lie in the opcode's range
-// (isa.OpInfo NMin..NMax). A label operand names a label defined later in the file, at the
-// latest after the last instruction; the encoding stores target - pc - 1.
+// (isa.OpInfo NMin..NMax). A label operand names a label defined further down the file,
+// possibly after the last instruction; the encoding stores target - pc - 1 in rd.
 //
 // After assembly the program must pass isa.Program.Validate; an error it reports about an
 // instruction is given at that instruction's line.

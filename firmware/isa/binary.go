@@ -33,7 +33,9 @@ import (
 const (
 	BinaryMagic   = "LRNP"
 	BinaryVersion = 1
+)
 
+const (
 	binHeaderSize = 16
 	binCRCSize    = 4
 )

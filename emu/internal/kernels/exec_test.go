@@ -1,0 +1,81 @@
+package kernels
+
+import (
+	"math/rand/v2"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/lrchip/lrchip/firmware/isa"
+	"github.com/lrchip/lrchip/internal/progtest"
+)
+
+// TestKernelsMatchALU checks every vector kernel against the reference ALU, lane by lane, on
+// values biased toward the edges of the widths the chip uses.
+func TestKernelsMatchALU(t *testing.T) {
+	if !Available {
+		t.Skip("no AVX2 on this machine: the portable interpreter runs instead (tested in emu)")
+	}
+	rng := rand.New(rand.NewPCG(3, 4))
+	const m = 64
+	vals := func() []int32 {
+		v := make([]int32, m)
+		for i := range v {
+			v[i] = progtest.Value(rng)
+		}
+		return v
+	}
+	for _, o := range isa.Ops {
+		for iter := 0; iter < 200; iter++ {
+			a, b, c, d := vals(), vals(), vals(), make([]int32, m)
+			if o.Op == isa.OpMulZ && iter%2 == 0 {
+				b = make([]int32, m) // decay factors: small positive
+				for i := range b {
+					b[i] = int32(rng.IntN(4097))
+				}
+			}
+			n := o.NMin + int32(rng.IntN(int(o.NMax-o.NMin+1)))
+			if !Exec(o.Op, d, a, b, c, n) {
+				continue
+			}
+			for i := range d {
+				want := isa.ALU(o.Op, a[i], b[i], c[i], n)
+				require.Equal(t, want, d[i], "%s(%d, %d, %d, n=%d) lane %d", o.Name, a[i], b[i], c[i], n, i)
+			}
+		}
+	}
+}
+
+func TestSpike(t *testing.T) {
+	if !Available {
+		t.Skip("no AVX2 on this machine")
+	}
+	cond := []int32{0, 1, -5, 0, 7, 0, 0, 1}
+	val := []int32{9, 9, -9, 9, 1 << 24, 9, 9, -(1 << 24)}
+	sp, pay := make([]int32, 8), []int32{0, 0, 0, 3, 0, 0, 0, 0}
+	Spike(sp, pay, cond, val)
+	require.Equal(t, []int32{0, 1, 1, 0, 1, 0, 0, 1}, sp)
+	require.Equal(t, []int32{0, 9, -9, 3, 1<<23 - 1, 0, 0, -(1 << 23)}, pay)
+	Spike(sp, pay, []int32{1, 0, 0, 0, 0, 0, 0, 0}, nil)
+	require.Equal(t, int32(1), pay[0])
+	require.Equal(t, int32(1), sp[0])
+}
+
+func TestExecRejectsShortOperands(t *testing.T) {
+	if !Available {
+		t.Skip("no AVX2 on this machine")
+	}
+	require.Panics(t, func() { Exec(isa.OpAdd, make([]int32, 16), make([]int32, 8), make([]int32, 16), nil, 0) })
+	require.Panics(t, func() { Exec(isa.OpAdd, make([]int32, 12), make([]int32, 12), make([]int32, 12), nil, 0) })
+}
+
+func BenchmarkMulZ(b *testing.B) {
+	x, y, d := make([]int32, 256), make([]int32, 256), make([]int32, 256)
+	for i := range x {
+		x[i], y[i] = int32(i*7919), 4000
+	}
+	b.SetBytes(256 * 4)
+	for b.Loop() {
+		Exec(isa.OpMulZ, d, x, y, nil, 12)
+	}
+}

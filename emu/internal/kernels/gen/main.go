@@ -1,0 +1,304 @@
+// Command gen writes the AVX2 kernels of package kernels with avo. Run `go generate` in
+// emu/internal/kernels; the generated assembly is committed, so a default build needs nothing.
+package main
+
+import (
+	. "github.com/mmcloughlin/avo/build"
+	. "github.com/mmcloughlin/avo/operand"
+	"github.com/mmcloughlin/avo/reg"
+)
+
+const lanes = 8 // int32 lanes in a YMM register
+
+// loop emits the body once per 8 lanes: n must be a positive multiple of 8. ptrs are advanced
+// by 32 bytes per iteration.
+func loop(name string, n reg.Register, ptrs []reg.Register, body func()) {
+	Label(name + "_loop")
+	body()
+	for _, p := range ptrs {
+		ADDQ(Imm(4*lanes), p)
+	}
+	SUBQ(Imm(lanes), n)
+	JG(LabelRef(name + "_loop"))
+	VZEROUPPER()
+	RET()
+}
+
+// unary: d[i] = f(a[i]).
+func unary(name, doc string, f func(x, out reg.VecVirtual)) {
+	TEXT(name, NOSPLIT, "func(d, a *int32, n int)")
+	Pragma("noescape")
+	Doc(doc)
+	d, a, n := Load(Param("d"), GP64()), Load(Param("a"), GP64()), Load(Param("n"), GP64())
+	loop(name, n, []reg.Register{d, a}, func() {
+		x, out := YMM(), YMM()
+		VMOVDQU(Mem{Base: a}, x)
+		f(x, out)
+		VMOVDQU(out, Mem{Base: d})
+	})
+}
+
+// binary: d[i] = f(a[i], b[i]).
+func binary(name, doc string, f func(x, y, out reg.VecVirtual)) {
+	TEXT(name, NOSPLIT, "func(d, a, b *int32, n int)")
+	Pragma("noescape")
+	Doc(doc)
+	d, a, b, n := Load(Param("d"), GP64()), Load(Param("a"), GP64()), Load(Param("b"), GP64()), Load(Param("n"), GP64())
+	loop(name, n, []reg.Register{d, a, b}, func() {
+		x, y, out := YMM(), YMM(), YMM()
+		VMOVDQU(Mem{Base: a}, x)
+		VMOVDQU(Mem{Base: b}, y)
+		f(x, y, out)
+		VMOVDQU(out, Mem{Base: d})
+	})
+}
+
+// ones returns a register of 32-bit ones (value 1 per lane) and one of all-ones bits.
+func constants() (one, allOnes reg.VecVirtual) {
+	allOnes, one = YMM(), YMM()
+	VPCMPEQD(allOnes, allOnes, allOnes)
+	VPSRLD(Imm(31), allOnes, one)
+	return one, allOnes
+}
+
+func compare(name, doc string, f func(x, y, out reg.VecVirtual), invert bool) {
+	TEXT(name, NOSPLIT, "func(d, a, b *int32, n int)")
+	Pragma("noescape")
+	Doc(doc)
+	d, a, b, n := Load(Param("d"), GP64()), Load(Param("a"), GP64()), Load(Param("b"), GP64()), Load(Param("n"), GP64())
+	one, _ := constants()
+	loop(name, n, []reg.Register{d, a, b}, func() {
+		x, y, m := YMM(), YMM(), YMM()
+		VMOVDQU(Mem{Base: a}, x)
+		VMOVDQU(Mem{Base: b}, y)
+		f(x, y, m) // m: all-ones where the relation holds
+		if invert {
+			VPANDN(one, m, m) // (^m) & 1
+		} else {
+			VPAND(one, m, m)
+		}
+		VMOVDQU(m, Mem{Base: d})
+	})
+}
+
+func main() {
+	Package("github.com/lrchip/lrchip/emu/internal/kernels")
+	ConstraintExpr("amd64")
+
+	binary("addAVX2", "addAVX2 sets d = a + b (wrapping).", func(x, y, o reg.VecVirtual) { VPADDD(y, x, o) })
+	binary("subAVX2", "subAVX2 sets d = a - b (wrapping).", func(x, y, o reg.VecVirtual) { VPSUBD(y, x, o) })
+	binary("mulAVX2", "mulAVX2 sets d = low 32 bits of a * b.", func(x, y, o reg.VecVirtual) { VPMULLD(y, x, o) })
+	binary("minAVX2", "minAVX2 sets d = min(a, b).", func(x, y, o reg.VecVirtual) { VPMINSD(y, x, o) })
+	binary("maxAVX2", "maxAVX2 sets d = max(a, b).", func(x, y, o reg.VecVirtual) { VPMAXSD(y, x, o) })
+	binary("andAVX2", "andAVX2 sets d = a & b.", func(x, y, o reg.VecVirtual) { VPAND(y, x, o) })
+	binary("orAVX2", "orAVX2 sets d = a | b.", func(x, y, o reg.VecVirtual) { VPOR(y, x, o) })
+	binary("xorAVX2", "xorAVX2 sets d = a ^ b.", func(x, y, o reg.VecVirtual) { VPXOR(y, x, o) })
+
+	// Shifts: amounts are clamped at 0 from below; the variable shifts already give 0 (or the
+	// sign for sra) for amounts of 32 or more.
+	shift := func(name, doc string, op func(cnt, src, dst Op)) {
+		TEXT(name, NOSPLIT, "func(d, a, b *int32, n int)")
+		Pragma("noescape")
+		Doc(doc)
+		d, a, b, n := Load(Param("d"), GP64()), Load(Param("a"), GP64()), Load(Param("b"), GP64()), Load(Param("n"), GP64())
+		zero := YMM()
+		VPXOR(zero, zero, zero)
+		loop(name, n, []reg.Register{d, a, b}, func() {
+			x, y := YMM(), YMM()
+			VMOVDQU(Mem{Base: a}, x)
+			VMOVDQU(Mem{Base: b}, y)
+			VPMAXSD(zero, y, y)
+			op(y, x, x)
+			VMOVDQU(x, Mem{Base: d})
+		})
+	}
+	shift("shlAVX2", "shlAVX2 sets d = a << clamp(b, 0, 32).", func(c, s, d Op) { VPSLLVD(c, s, d) })
+	shift("shrAVX2", "shrAVX2 sets d = a >>> clamp(b, 0, 32) (logical).", func(c, s, d Op) { VPSRLVD(c, s, d) })
+	shift("sraAVX2", "sraAVX2 sets d = a >> clamp(b, 0, 32) (arithmetic).", func(c, s, d Op) { VPSRAVD(c, s, d) })
+
+	// ash: left by b when b >= 0, else arithmetic right by -b (any -b >= 32, and -MinInt32,
+	// read as unsigned, fills with the sign).
+	TEXT("ashAVX2", NOSPLIT, "func(d, a, b *int32, n int)")
+	Pragma("noescape")
+	Doc("ashAVX2 sets d = b >= 0 ? a << b : a >> -b (arithmetic).")
+	{
+		d, a, b, n := Load(Param("d"), GP64()), Load(Param("a"), GP64()), Load(Param("b"), GP64()), Load(Param("n"), GP64())
+		zero := YMM()
+		VPXOR(zero, zero, zero)
+		loop("ashAVX2", n, []reg.Register{d, a, b}, func() {
+			x, y, l, r, neg, m := YMM(), YMM(), YMM(), YMM(), YMM(), YMM()
+			VMOVDQU(Mem{Base: a}, x)
+			VMOVDQU(Mem{Base: b}, y)
+			VPMAXSD(zero, y, l)
+			VPSLLVD(l, x, l)
+			VPSUBD(y, zero, neg)
+			VPSRAVD(neg, x, r)
+			VPCMPGTD(y, zero, m) // m = b < 0
+			VPBLENDVB(m, r, l, l)
+			VMOVDQU(l, Mem{Base: d})
+		})
+	}
+
+	unary("negAVX2", "negAVX2 sets d = -a (wrapping).", func(x, o reg.VecVirtual) {
+		VPXOR(o, o, o)
+		VPSUBD(x, o, o)
+	})
+	unary("absAVX2", "absAVX2 sets d = |a| (|MinInt32| = MinInt32).", func(x, o reg.VecVirtual) { VPABSD(x, o) })
+	unary("notAVX2", "notAVX2 sets d = ^a.", func(x, o reg.VecVirtual) {
+		VPCMPEQD(o, o, o)
+		VPXOR(o, x, o)
+	})
+
+	compare("seqAVX2", "seqAVX2 sets d = a == b ? 1 : 0.", func(x, y, m reg.VecVirtual) { VPCMPEQD(y, x, m) }, false)
+	compare("sneAVX2", "sneAVX2 sets d = a != b ? 1 : 0.", func(x, y, m reg.VecVirtual) { VPCMPEQD(y, x, m) }, true)
+	compare("sgtAVX2", "sgtAVX2 sets d = a > b ? 1 : 0.", func(x, y, m reg.VecVirtual) { VPCMPGTD(y, x, m) }, false)
+	compare("sleAVX2", "sleAVX2 sets d = a <= b ? 1 : 0.", func(x, y, m reg.VecVirtual) { VPCMPGTD(y, x, m) }, true)
+	compare("sltAVX2", "sltAVX2 sets d = a < b ? 1 : 0.", func(x, y, m reg.VecVirtual) { VPCMPGTD(x, y, m) }, false)
+	compare("sgeAVX2", "sgeAVX2 sets d = a >= b ? 1 : 0.", func(x, y, m reg.VecVirtual) { VPCMPGTD(x, y, m) }, true)
+
+	// sel: d = a != 0 ? b : c.
+	TEXT("selAVX2", NOSPLIT, "func(d, a, b, c *int32, n int)")
+	Pragma("noescape")
+	Doc("selAVX2 sets d = a != 0 ? b : c.")
+	{
+		d, a, b, c, n := Load(Param("d"), GP64()), Load(Param("a"), GP64()), Load(Param("b"), GP64()), Load(Param("c"), GP64()), Load(Param("n"), GP64())
+		zero := YMM()
+		VPXOR(zero, zero, zero)
+		loop("selAVX2", n, []reg.Register{d, a, b, c}, func() {
+			x, y, z, m := YMM(), YMM(), YMM(), YMM()
+			VMOVDQU(Mem{Base: a}, x)
+			VMOVDQU(Mem{Base: b}, y)
+			VMOVDQU(Mem{Base: c}, z)
+			VPCMPEQD(zero, x, m) // m = a == 0
+			VPBLENDVB(m, z, y, y)
+			VMOVDQU(y, Mem{Base: d})
+		})
+	}
+
+	// mulz: sign(p)·(|p| >> s), low 32 bits, p = a·b exact. |a| and |b| are exact as unsigned
+	// (|MinInt32| = 2^31), so the unsigned 32×32→64 products of the magnitudes are |p|.
+	TEXT("mulzAVX2", NOSPLIT, "func(d, a, b *int32, n int, s uint64)")
+	Pragma("noescape")
+	Doc("mulzAVX2 sets d = low 32 bits of trunc(a·b / 2^s), rounding toward zero.")
+	{
+		d, a, b, n := Load(Param("d"), GP64()), Load(Param("a"), GP64()), Load(Param("b"), GP64()), Load(Param("n"), GP64())
+		s := Load(Param("s"), GP64())
+		cnt := XMM()
+		MOVQ(s, cnt)
+		loop("mulzAVX2", n, []reg.Register{d, a, b}, func() {
+			x, y, ax, bx, sg, pe, po := YMM(), YMM(), YMM(), YMM(), YMM(), YMM(), YMM()
+			VMOVDQU(Mem{Base: a}, x)
+			VMOVDQU(Mem{Base: b}, y)
+			VPABSD(x, ax)
+			VPABSD(y, bx)
+			VPXOR(y, x, sg)
+			VPSRAD(Imm(31), sg, sg) // -1 where the product is negative
+			VPMULUDQ(bx, ax, pe)    // even lanes
+			VPSRLQ(cnt, pe, pe)
+			VPSRLQ(Imm(32), ax, ax)
+			VPSRLQ(Imm(32), bx, bx)
+			VPMULUDQ(bx, ax, po) // odd lanes
+			VPSRLQ(cnt, po, po)
+			VPSLLQ(Imm(32), po, po)
+			VPBLENDD(Imm(0xAA), po, pe, pe)
+			VPXOR(sg, pe, pe)
+			VPSUBD(sg, pe, pe)
+			VMOVDQU(pe, Mem{Base: d})
+		})
+	}
+
+	// sat: clamp to ±lim.
+	TEXT("satAVX2", NOSPLIT, "func(d, a *int32, n int, lim int32)")
+	Pragma("noescape")
+	Doc("satAVX2 sets d = clamp(a, -lim, lim).")
+	{
+		d, a, n := Load(Param("d"), GP64()), Load(Param("a"), GP64()), Load(Param("n"), GP64())
+		l := Load(Param("lim"), GP32())
+		hi, lo := YMM(), YMM()
+		MOVD(l, hi.AsX())
+		VPBROADCASTD(hi.AsX(), hi)
+		VPXOR(lo, lo, lo)
+		VPSUBD(hi, lo, lo)
+		loop("satAVX2", n, []reg.Register{d, a}, func() {
+			x := YMM()
+			VMOVDQU(Mem{Base: a}, x)
+			VPMINSD(hi, x, x)
+			VPMAXSD(lo, x, x)
+			VMOVDQU(x, Mem{Base: d})
+		})
+	}
+
+	// wrap: subtract 2h above h, add 2h at or below -h (h = 2^(n-1)); arithmetic mod 2^32.
+	TEXT("wrapAVX2", NOSPLIT, "func(d, a *int32, n int, h int32)")
+	Pragma("noescape")
+	Doc("wrapAVX2 applies Loihi's single wrap with half-range h.")
+	{
+		d, a, n := Load(Param("d"), GP64()), Load(Param("a"), GP64()), Load(Param("n"), GP64())
+		hr := Load(Param("h"), GP32())
+		h, nh, two := YMM(), YMM(), YMM()
+		MOVD(hr, h.AsX())
+		VPBROADCASTD(h.AsX(), h)
+		VPADDD(h, h, two) // 2h (wraps to MinInt32 for h = 2^30; the arithmetic is mod 2^32)
+		one, _ := constants()
+		VPXOR(nh, nh, nh)
+		VPSUBD(h, nh, nh)
+		VPADDD(one, nh, nh) // -h + 1
+		loop("wrapAVX2", n, []reg.Register{d, a}, func() {
+			x, m1, m2 := YMM(), YMM(), YMM()
+			VMOVDQU(Mem{Base: a}, x)
+			VPCMPGTD(h, x, m1)  // x > h
+			VPCMPGTD(x, nh, m2) // -h+1 > x, i.e. x <= -h
+			VPAND(two, m1, m1)
+			VPAND(two, m2, m2)
+			VPSUBD(m1, x, x)
+			VPADDD(m2, x, x)
+			VMOVDQU(x, Mem{Base: d})
+		})
+	}
+
+	// spike: where cond != 0, spiked = 1 and payload = val (or 1 when val is nil-equivalent:
+	// the binary form passes binary = 1).
+	TEXT("spikeAVX2", NOSPLIT, "func(spiked, payload, cond, val *int32, n int, binary bool)")
+	Pragma("noescape")
+	Doc("spikeAVX2 records spikes where cond != 0: graded payloads saturate to 24 bits.")
+	{
+		sp, pay, c, v, n := Load(Param("spiked"), GP64()), Load(Param("payload"), GP64()), Load(Param("cond"), GP64()), Load(Param("val"), GP64()), Load(Param("n"), GP64())
+		bin := Load(Param("binary"), GP8())
+		one, _ := constants()
+		zero, pmax, pmin := YMM(), YMM(), YMM()
+		VPXOR(zero, zero, zero)
+		VPSLLD(Imm(23), one, pmax)
+		VPSUBD(pmax, zero, pmin) // -2^23
+		VPSUBD(one, pmax, pmax)  // 2^23 - 1
+		CMPB(bin, Imm(0))
+		JNE(LabelRef("spike_binary"))
+		loop("spike_graded", n, []reg.Register{sp, pay, c, v}, func() {
+			x, m, s, p, y := YMM(), YMM(), YMM(), YMM(), YMM()
+			VMOVDQU(Mem{Base: c}, x)
+			VMOVDQU(Mem{Base: v}, y)
+			VPMINSD(pmax, y, y)
+			VPMAXSD(pmin, y, y)
+			VPCMPEQD(zero, x, m) // keep where cond == 0
+			VMOVDQU(Mem{Base: sp}, s)
+			VMOVDQU(Mem{Base: pay}, p)
+			VPBLENDVB(m, s, one, s)
+			VPBLENDVB(m, p, y, p)
+			VMOVDQU(s, Mem{Base: sp})
+			VMOVDQU(p, Mem{Base: pay})
+		})
+		Label("spike_binary")
+		loop("spike_bin", n, []reg.Register{sp, pay, c}, func() {
+			x, m, s, p := YMM(), YMM(), YMM(), YMM()
+			VMOVDQU(Mem{Base: c}, x)
+			VPCMPEQD(zero, x, m)
+			VMOVDQU(Mem{Base: sp}, s)
+			VMOVDQU(Mem{Base: pay}, p)
+			VPBLENDVB(m, s, one, s)
+			VPBLENDVB(m, p, one, p)
+			VMOVDQU(s, Mem{Base: sp})
+			VMOVDQU(p, Mem{Base: pay})
+		})
+	}
+
+	Generate()
+}
