@@ -82,14 +82,6 @@ type Connection struct {
 	Graded     bool // weight × payload; otherwise every spike counts as 1
 }
 
-type conn struct {
-	Connection
-	w   []int32 // effective weights
-	exp int
-	src *[]int32 // fired list of the source
-	pay []int32  // payload array of the source
-}
-
 // Spike is one spike: the neuron's index (within its core, input port or output port) and
 // its payload (1 for a binary spike).
 type Spike struct {
@@ -262,15 +254,7 @@ func (c *Chip) Connect(cn Connection) error {
 	if len(dst.banks) >= MaxBanksPerCore {
 		return fmt.Errorf("%s: %w: more than %d incoming connections", where, ErrLimit, MaxBanksPerCore)
 	}
-	x.w = make([]int32, len(cn.Weights))
-	for i, w := range cn.Weights {
-		x.w[i] = syn.Effective(w, cn.SignMode, cn.WeightBits)
-	}
-	x.Weights = nil // the chip keeps only what it uses
-	if cn.Index != nil {
-		x.Index = append([]int32(nil), cn.Index...)
-		x.Targets = append([]int32(nil), cn.Targets...)
-	}
+	x.store(cn)
 	dst.banks = append(dst.banks, &bank{conn: x, acc: make([]int32, dst.n)})
 	return nil
 }
@@ -442,26 +426,7 @@ func (k *core) accumulate() (events uint64) {
 			if x.Graded {
 				p = x.pay[s]
 			}
-			if x.Index != nil {
-				i0, i1 := x.Index[s-lo], x.Index[s-lo+1]
-				ws, ts := x.w[i0:i1], x.Targets[i0:i1]
-				events += uint64(len(ws))
-				for j, w := range ws {
-					acc[ts[j]] += w * p
-				}
-				continue
-			}
-			row := x.w[int(s-lo)*x.DstCount : int(s-lo+1)*x.DstCount]
-			events += uint64(len(row))
-			if p == 1 {
-				for j, w := range row {
-					acc[j] += w
-				}
-			} else {
-				for j, w := range row {
-					acc[j] += w * p
-				}
-			}
+			events += x.deliver(acc, s-lo, p)
 		}
 		if x.exp != 0 {
 			e := int32(x.exp)

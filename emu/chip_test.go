@@ -72,6 +72,11 @@ func TestRoutingHasOneStepDelay(t *testing.T) {
 }
 
 func TestSparseEqualsDense(t *testing.T) {
+	t.Run("per-synapse weights", func(t *testing.T) { testSparseEqualsDense(t, false) })
+	t.Run("one shared weight", func(t *testing.T) { testSparseEqualsDense(t, true) })
+}
+
+func testSparseEqualsDense(t *testing.T, shared bool) {
 	rng := rand.New(rand.NewPCG(7, 7))
 	const ns, nd = 40, 30
 	dense := make([]int32, ns*nd)
@@ -81,6 +86,9 @@ func TestSparseEqualsDense(t *testing.T) {
 		for j := 0; j < nd; j++ {
 			if rng.IntN(4) == 0 {
 				w := int32(rng.IntN(512)) - 256
+				if shared {
+					w = -100
+				}
 				dense[i*nd+j] = w
 				tg, ws = append(tg, int32(j)), append(ws, w)
 			}

@@ -10,29 +10,34 @@ import (
 // TileSize is how many neurons the interpreter runs one instruction over before moving to the
 // next instruction: small enough that a tile's registers stay in L1, large enough that the
 // per-instruction dispatch is paid rarely.
-const TileSize = 256
+const TileSize = 512
 
 // core is one neuron core: a program, its neurons' registers as flat arrays (structure of
 // arrays), its dendritic accumulators and this step's spikes.
 type core struct {
-	idx     int
-	prog    *isa.Program
-	n       int       // neurons in use
-	state   [][]int32 // [reg][neuron]
-	params  [][]int32 // [param][neuron]
-	consts  []int32
-	a       []int32 // dendritic input of the current step
-	banks   []*bank // one accumulator bank per incoming connection
-	spiked  []int32 // 1 where the neuron spiked this step
-	payload []int32 // payload of this step's spike (1 for binary), 0 where none
-	fired   []int32 // indices of the neurons that spiked this step, ascending
-	temps   [isa.NumTemp][TileSize]int32
-	bcast   [][]int32 // per-instruction broadcast buffers for uniform operands
-	kregs   [isa.NumUTemp]int32
-	trace   []int       // program counters of the per-neuron instructions executed this step
-	srcs    [][]isa.Reg // operands read by each instruction, decoded once
-	exec    executor
-	simd    bool // spikes through the vector kernel
+	idx      int
+	prog     *isa.Program
+	n        int       // neurons in use
+	state    [][]int32 // [reg][neuron]
+	params   [][]int32 // [param][neuron]
+	consts   []int32
+	a        []int32 // dendritic input of the current step
+	banks    []*bank // one accumulator bank per incoming connection
+	spiked   []int32 // 1 where the neuron spiked this step
+	payload  []int32 // payload of this step's spike (1 for binary), 0 where none
+	fired    []int32 // indices of the neurons that spiked this step, ascending
+	temps    [isa.NumTemp][TileSize]int32
+	bcast    [][]int32 // tile-sized buffers holding uniform operand values
+	bcastVal []int32   // the value each holds
+	nbcast   int       // buffers in use this step
+	kregs    [isa.NumUTemp]int32
+	vops     []vop       // the per-neuron instructions executed this step
+	srcs     [][]isa.Reg // operands read by each instruction, decoded once
+	exec     executor
+	simd     bool // spikes through the vector kernel
+
+	readsT    bool // some instruction reads t
+	passValid bool // vops hold this step's pass (see compute)
 }
 
 // padded is the length of every per-neuron array of a core of n neurons: the vector kernels
@@ -71,10 +76,12 @@ func newCore(idx int, cfg CoreConfig, slots int, simd bool) (*core, error) {
 	if c.params, err = perNeuron(idx, "parameter", p.Params, cfg.Params, n); err != nil {
 		return nil, err
 	}
-	c.bcast = make([][]int32, len(p.Code)*3)
 	c.srcs = make([][]isa.Reg, len(p.Code))
 	for pc, in := range p.Code {
 		c.srcs[pc] = in.Sources()
+		for _, r := range c.srcs[pc] {
+			c.readsT = c.readsT || r == isa.T
+		}
 	}
 	c.exec, c.simd = execGo, false
 	if simd && kernels.Available {
@@ -102,12 +109,39 @@ func perNeuron(core int, what string, names []string, vals [][]int32, n int) ([]
 	return out, nil
 }
 
+// ref is where an operand lives for the neurons of a tile: a per-neuron array indexed by
+// neuron (state, parameters, a) or a tile-sized buffer indexed from 0 (temporaries and
+// broadcast uniform values).
+type ref struct {
+	arr   []int32
+	local bool
+}
+
+func (r ref) tile(lo, hi int) []int32 {
+	if r.arr == nil {
+		return nil
+	}
+	if r.local {
+		return r.arr[:hi-lo]
+	}
+	return r.arr[lo:hi]
+}
+
+// vop is a per-neuron instruction of this step with its operands resolved.
+type vop struct {
+	op   isa.Opcode
+	n    int32
+	dst  ref
+	srcs [3]ref
+}
+
 // uniformPass runs the per-core part of the program once: it evaluates the uniform
-// instructions (those writing k registers, and branches) and records which per-neuron
-// instructions execute this step. Branches depend only on uniform values, so every neuron of
-// the core follows this same path.
+// instructions (those writing k registers, and branches) and lists, with their operands
+// resolved, the per-neuron instructions that execute this step. Branches depend only on
+// uniform values, so every neuron of the core follows this same path.
 func (c *core) uniformPass(t int32) {
-	c.trace = c.trace[:0]
+	c.vops = c.vops[:0]
+	c.nbcast = 0
 	code := c.prog.Code
 	for pc := 0; pc < len(code); {
 		in := code[pc]
@@ -140,34 +174,44 @@ func (c *core) uniformPass(t int32) {
 				continue
 			}
 		}
-		c.trace = append(c.trace, pc)
-		// Broadcast this instruction's uniform operands once per step, so that every
-		// per-neuron kernel reads plain arrays.
+		v := vop{op: in.Op, n: in.Imm}
+		if d, ok := in.Dest(); ok {
+			v.dst = c.ref(d)
+		}
 		for j, r := range c.srcs[pc] {
-			if !r.Uniform() {
-				continue
-			}
-			buf := c.bcastBuf(pc, j)
-			v := c.uval(r, in, t)
-			if buf[0] != v || buf[TileSize-1] != v {
-				for i := range buf {
-					buf[i] = v
-				}
+			if r.Uniform() {
+				v.srcs[j] = ref{arr: c.broadcast(c.uval(r, in, t)), local: true}
+			} else {
+				v.srcs[j] = c.ref(r)
 			}
 		}
+		c.vops = append(c.vops, v)
 		pc++
 	}
 }
 
-func (c *core) bcastBuf(pc, j int) []int32 {
-	b := c.bcast[pc*3+j]
-	if b == nil {
-		b = make([]int32, TileSize)
-		// Force the first fill: make it differ from any value at both ends.
-		b[0], b[TileSize-1] = 1, 0
-		c.bcast[pc*3+j] = b
+// broadcast returns a tile-sized buffer filled with x. Buffers are shared by value within a
+// step and keep their contents across steps, so a constant is written once, not every step.
+func (c *core) broadcast(x int32) []int32 {
+	for i := 0; i < c.nbcast; i++ {
+		if c.bcastVal[i] == x {
+			return c.bcast[i]
+		}
 	}
-	return b
+	i := c.nbcast
+	c.nbcast++
+	if i == len(c.bcast) {
+		c.bcast = append(c.bcast, make([]int32, TileSize))
+		c.bcastVal = append(c.bcastVal, 0)
+	} else if c.bcastVal[i] == x {
+		return c.bcast[i]
+	}
+	buf := c.bcast[i]
+	for j := range buf {
+		buf[j] = x
+	}
+	c.bcastVal[i] = x
+	return buf
 }
 
 // uval is the value of a uniform operand.
@@ -185,33 +229,19 @@ func (c *core) uval(r isa.Reg, in isa.Instr, t int32) int32 {
 	return 0
 }
 
-// operand returns the slice an instruction's source j reads for neurons [lo, hi).
-func (c *core) operand(pc, j int, r isa.Reg, lo, hi int) []int32 {
-	if r.Uniform() {
-		return c.bcast[pc*3+j][:hi-lo]
-	}
+// ref resolves a per-neuron register.
+func (c *core) ref(r isa.Reg) ref {
 	switch cl, i := r.Class(); cl {
 	case isa.ClassState:
-		return c.state[i][lo:hi]
+		return ref{arr: c.state[i]}
 	case isa.ClassTemp:
-		return c.temps[i][:hi-lo]
+		return ref{arr: c.temps[i][:], local: true}
 	case isa.ClassParam:
-		return c.params[i][lo:hi]
+		return ref{arr: c.params[i]}
 	case isa.ClassInput:
-		return c.a[lo:hi]
+		return ref{arr: c.a}
 	}
 	panic("emu: operand of unknown class survived validation")
-}
-
-// dest returns the slice an instruction writes for neurons [lo, hi).
-func (c *core) dest(r isa.Reg, lo, hi int) []int32 {
-	switch cl, i := r.Class(); cl {
-	case isa.ClassState:
-		return c.state[i][lo:hi]
-	case isa.ClassTemp:
-		return c.temps[i][:hi-lo]
-	}
-	panic("emu: destination of unknown class survived validation")
 }
 
 // compute runs the program over every neuron, tile by tile and, within a tile, instruction by
@@ -219,33 +249,51 @@ func (c *core) dest(r isa.Reg, lo, hi int) []int32 {
 func (c *core) compute(t int32) {
 	clear(c.spiked)
 	clear(c.payload)
-	c.uniformPass(t)
-	code := c.prog.Code
-	var srcs [3][]int32
+	if !c.passValid {
+		c.uniformPass(t)
+		// A program whose uniform values never involve t follows the same path with the same
+		// operands every step: keep the pass.
+		c.passValid = !c.readsT
+	}
 	for lo := 0; lo < c.n; lo += TileSize {
 		hi := lo + padded(min(TileSize, c.n-lo))
-		for _, pc := range c.trace {
-			in := code[pc]
-			srcs = [3][]int32{}
-			for j, r := range c.srcs[pc] {
-				srcs[j] = c.operand(pc, j, r, lo, hi)
-			}
-			switch in.Op {
+		for i := range c.vops {
+			v := &c.vops[i]
+			a, b, cc := v.srcs[0].tile(lo, hi), v.srcs[1].tile(lo, hi), v.srcs[2].tile(lo, hi)
+			switch v.op {
 			case isa.OpSpk:
-				c.spike(c.spiked[lo:hi], c.payload[lo:hi], srcs[0], nil)
+				c.spike(c.spiked[lo:hi], c.payload[lo:hi], a, nil)
 			case isa.OpSpkG:
-				c.spike(c.spiked[lo:hi], c.payload[lo:hi], srcs[0], srcs[1])
+				c.spike(c.spiked[lo:hi], c.payload[lo:hi], a, b)
 			default:
-				c.exec(in.Op, c.dest(in.Rd, lo, hi), srcs[0], srcs[1], srcs[2], in.Imm)
+				c.exec(v.op, v.dst.tile(lo, hi), a, b, cc, v.n)
 			}
 		}
 	}
-	c.fired = c.fired[:0]
-	for i, s := range c.spiked[:c.n] {
-		if s != 0 {
-			c.fired = append(c.fired, int32(i))
+	c.fired = appendFired(c.fired[:0], c.spiked[:c.n])
+}
+
+// appendFired appends the indices of the non-zero flags, eight at a time: most neurons do not
+// spike in most steps.
+func appendFired(dst []int32, flags []int32) []int32 {
+	i := 0
+	for ; i+8 <= len(flags); i += 8 {
+		f := flags[i : i+8 : i+8]
+		if f[0]|f[1]|f[2]|f[3]|f[4]|f[5]|f[6]|f[7] == 0 {
+			continue
+		}
+		for j, x := range f {
+			if x != 0 {
+				dst = append(dst, int32(i+j))
+			}
 		}
 	}
+	for ; i < len(flags); i++ {
+		if flags[i] != 0 {
+			dst = append(dst, int32(i))
+		}
+	}
+	return dst
 }
 
 // spike sets the spike outputs where cond is nonzero; the last spike instruction of a step wins.
