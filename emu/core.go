@@ -34,7 +34,7 @@ type core struct {
 	vops     []vop       // the per-neuron instructions executed this step
 	srcs     [][]isa.Reg // operands read by each instruction, decoded once
 	exec     executor
-	simd     bool // spikes through the vector kernel
+	simd     *kernels.Set // the vector kernels, or nil for the portable interpreter
 
 	readsT    bool // some instruction reads t
 	passValid bool // vops hold this step's pass (see compute)
@@ -83,9 +83,15 @@ func newCore(idx int, cfg CoreConfig, slots int, simd bool) (*core, error) {
 			c.readsT = c.readsT || r == isa.T
 		}
 	}
-	c.exec, c.simd = execGo, false
+	c.exec = execGo
 	if simd && kernels.Available {
-		c.exec, c.simd = execSIMD, true
+		c.simd = kernels.Best()
+		k := c.simd
+		c.exec = func(op isa.Opcode, d, a, b, cc []int32, n int32) {
+			if !k.Exec(op, d, a, b, cc, n) {
+				execGo(op, d, a, b, cc, n)
+			}
+		}
 	}
 	return c, nil
 }
@@ -298,8 +304,8 @@ func appendFired(dst []int32, flags []int32) []int32 {
 
 // spike sets the spike outputs where cond is nonzero; the last spike instruction of a step wins.
 func (c *core) spike(spiked, payload, cond, val []int32) {
-	if c.simd {
-		kernels.Spike(spiked, payload, cond, val)
+	if c.simd != nil {
+		c.simd.Spike(spiked, payload, cond, val)
 		return
 	}
 	cond = cond[:len(spiked)]

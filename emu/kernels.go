@@ -1,21 +1,10 @@
 package emu
 
-import (
-	"github.com/lrchip/lrchip/emu/internal/kernels"
-	"github.com/lrchip/lrchip/firmware/isa"
-)
+import "github.com/lrchip/lrchip/firmware/isa"
 
 // executor runs one per-neuron instruction over a tile: d = op(a, b, c, n), element by element.
 // Every slice has the length of d (operands a instruction does not read are nil).
 type executor func(op isa.Opcode, d, a, b, c []int32, n int32)
-
-// execSIMD runs an instruction through the vector kernels, or the portable loop for the few
-// opcodes that have none.
-func execSIMD(op isa.Opcode, d, a, b, c []int32, n int32) {
-	if !kernels.Exec(op, d, a, b, c, n) {
-		execGo(op, d, a, b, c, n)
-	}
-}
 
 // execGo is the portable executor: one loop per opcode, so the dispatch is paid once per
 // instruction and tile, and each loop is simple enough for the compiler to drop bounds checks.

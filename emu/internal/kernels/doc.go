@@ -7,4 +7,4 @@ package kernels
 //go:generate go run ./gen -out kernels_amd64.s -stubs kernels_amd64.go -pkg kernels
 
 // Lanes is the granularity of every kernel: n must be a positive multiple of it.
-const Lanes = 8
+const Lanes = 16

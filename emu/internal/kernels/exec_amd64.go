@@ -8,14 +8,58 @@ import (
 	"github.com/lrchip/lrchip/firmware/isa"
 )
 
-// Available reports whether this machine runs the vector kernels.
+// Available reports whether this machine runs the vector kernels (AVX2 at least).
 var Available = cpu.X86.HasAVX2
+
+// Set is one family of kernels.
+type Set struct {
+	Name                                                      string
+	add, sub, mul, min, max, and, or, xor, shl, shr, sra, ash func(d, a, b *int32, n int)
+	seq, sne, slt, sle, sgt, sge                              func(d, a, b *int32, n int)
+	neg, abs, not                                             func(d, a *int32, n int)
+	sel                                                       func(d, a, b, c *int32, n int)
+	mulz                                                      func(d, a, b *int32, n int, s uint64)
+	sat, wrap                                                 func(d, a *int32, n int, x int32)
+	spike                                                     func(spiked, payload, cond, val *int32, n int, binary bool)
+}
+
+var avx2 = &Set{Name: "avx2",
+	add: addAVX2, sub: subAVX2, mul: mulAVX2, min: minAVX2, max: maxAVX2, and: andAVX2, or: orAVX2, xor: xorAVX2,
+	shl: shlAVX2, shr: shrAVX2, sra: sraAVX2, ash: ashAVX2,
+	seq: seqAVX2, sne: sneAVX2, slt: sltAVX2, sle: sleAVX2, sgt: sgtAVX2, sge: sgeAVX2,
+	neg: negAVX2, abs: absAVX2, not: notAVX2, sel: selAVX2, mulz: mulzAVX2, sat: satAVX2, wrap: wrapAVX2, spike: spikeAVX2}
+
+var avx512 = &Set{Name: "avx512",
+	add: addAVX512, sub: subAVX512, mul: mulAVX512, min: minAVX512, max: maxAVX512, and: andAVX512, or: orAVX512, xor: xorAVX512,
+	shl: shlAVX512, shr: shrAVX512, sra: sraAVX512, ash: ashAVX512,
+	seq: seqAVX512, sne: sneAVX512, slt: sltAVX512, sle: sleAVX512, sgt: sgtAVX512, sge: sgeAVX512,
+	neg: negAVX512, abs: absAVX512, not: notAVX512, sel: selAVX512, mulz: mulzAVX512, sat: satAVX512, wrap: wrapAVX512, spike: spikeAVX512}
+
+// Sets lists the kernel families this machine can run, fastest first.
+func Sets() []*Set {
+	var out []*Set
+	if cpu.X86.HasAVX512F {
+		out = append(out, avx512)
+	}
+	if cpu.X86.HasAVX2 {
+		out = append(out, avx2)
+	}
+	return out
+}
+
+// Best is the fastest family this machine runs, or nil.
+func Best() *Set {
+	if s := Sets(); len(s) > 0 {
+		return s[0]
+	}
+	return nil
+}
 
 // Exec runs op over the len(d) elements of a tile, len(d) a positive multiple of Lanes, and
 // reports whether op has a vector kernel (false: the caller runs it another way). Operands an
 // opcode reads must be at least as long as d; that is checked, because the kernels would
 // otherwise read past them.
-func Exec(op isa.Opcode, d, a, b, c []int32, n int32) bool {
+func (k *Set) Exec(op isa.Opcode, d, a, b, c []int32, n int32) bool {
 	m := len(d)
 	if m == 0 || m%Lanes != 0 {
 		panic("kernels: tile length is not a positive multiple of Lanes")
@@ -30,77 +74,87 @@ func Exec(op isa.Opcode, d, a, b, c []int32, n int32) bool {
 			_, _ = a[m-1], b[m-1]
 		}
 	}
+	var f func(d, a, b *int32, n int)
 	switch op {
 	case isa.OpMov:
 		copy(d, a[:m])
+		return true
 	case isa.OpAdd:
-		addAVX2(&d[0], &a[0], &b[0], m)
+		f = k.add
 	case isa.OpSub:
-		subAVX2(&d[0], &a[0], &b[0], m)
+		f = k.sub
 	case isa.OpMul:
-		mulAVX2(&d[0], &a[0], &b[0], m)
+		f = k.mul
 	case isa.OpMin:
-		minAVX2(&d[0], &a[0], &b[0], m)
+		f = k.min
 	case isa.OpMax:
-		maxAVX2(&d[0], &a[0], &b[0], m)
+		f = k.max
 	case isa.OpAnd:
-		andAVX2(&d[0], &a[0], &b[0], m)
+		f = k.and
 	case isa.OpOr:
-		orAVX2(&d[0], &a[0], &b[0], m)
+		f = k.or
 	case isa.OpXor:
-		xorAVX2(&d[0], &a[0], &b[0], m)
+		f = k.xor
 	case isa.OpShl:
-		shlAVX2(&d[0], &a[0], &b[0], m)
+		f = k.shl
 	case isa.OpShr:
-		shrAVX2(&d[0], &a[0], &b[0], m)
+		f = k.shr
 	case isa.OpSra:
-		sraAVX2(&d[0], &a[0], &b[0], m)
+		f = k.sra
 	case isa.OpAsh:
-		ashAVX2(&d[0], &a[0], &b[0], m)
-	case isa.OpNeg:
-		negAVX2(&d[0], &a[0], m)
-	case isa.OpAbs:
-		absAVX2(&d[0], &a[0], m)
-	case isa.OpNot:
-		notAVX2(&d[0], &a[0], m)
+		f = k.ash
 	case isa.OpSeq:
-		seqAVX2(&d[0], &a[0], &b[0], m)
+		f = k.seq
 	case isa.OpSne:
-		sneAVX2(&d[0], &a[0], &b[0], m)
+		f = k.sne
 	case isa.OpSgt:
-		sgtAVX2(&d[0], &a[0], &b[0], m)
+		f = k.sgt
 	case isa.OpSle:
-		sleAVX2(&d[0], &a[0], &b[0], m)
+		f = k.sle
 	case isa.OpSlt:
-		sltAVX2(&d[0], &a[0], &b[0], m)
+		f = k.slt
 	case isa.OpSge:
-		sgeAVX2(&d[0], &a[0], &b[0], m)
+		f = k.sge
+	case isa.OpNeg:
+		k.neg(&d[0], &a[0], m)
+		return true
+	case isa.OpAbs:
+		k.abs(&d[0], &a[0], m)
+		return true
+	case isa.OpNot:
+		k.not(&d[0], &a[0], m)
+		return true
 	case isa.OpSel:
-		selAVX2(&d[0], &a[0], &b[0], &c[0], m)
+		k.sel(&d[0], &a[0], &b[0], &c[0], m)
+		return true
 	case isa.OpMulZ:
-		mulzAVX2(&d[0], &a[0], &b[0], m, uint64(n))
+		k.mulz(&d[0], &a[0], &b[0], m, uint64(n))
+		return true
 	case isa.OpSat:
-		satAVX2(&d[0], &a[0], m, int32(int64(1)<<(n-1)-1))
+		k.sat(&d[0], &a[0], m, int32(int64(1)<<(n-1)-1))
+		return true
 	case isa.OpWrap:
-		wrapAVX2(&d[0], &a[0], m, int32(1)<<(n-1))
+		k.wrap(&d[0], &a[0], m, int32(1)<<(n-1))
+		return true
 	default:
 		return false
 	}
+	f(&d[0], &a[0], &b[0], m)
 	return true
 }
 
 // Spike records spikes where cond != 0: spiked = 1 and payload = val saturated to 24 bits,
 // or 1 when val is nil (a binary spike). Lengths as for Exec.
-func Spike(spiked, payload, cond, val []int32) {
+func (k *Set) Spike(spiked, payload, cond, val []int32) {
 	m := len(spiked)
 	if m == 0 || m%Lanes != 0 {
 		panic("kernels: tile length is not a positive multiple of Lanes")
 	}
 	_, _ = payload[m-1], cond[m-1]
 	if val == nil {
-		spikeAVX2(&spiked[0], &payload[0], &cond[0], &cond[0], m, true)
+		k.spike(&spiked[0], &payload[0], &cond[0], &cond[0], m, true)
 		return
 	}
 	_ = val[m-1]
-	spikeAVX2(&spiked[0], &payload[0], &cond[0], &val[0], m, false)
+	k.spike(&spiked[0], &payload[0], &cond[0], &val[0], m, false)
 }

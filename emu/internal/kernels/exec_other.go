@@ -7,10 +7,19 @@ import "github.com/lrchip/lrchip/firmware/isa"
 // Available reports whether this machine runs the vector kernels: never on this architecture.
 var Available = false
 
-// Exec reports false: there are no vector kernels on this architecture.
-func Exec(op isa.Opcode, d, a, b, c []int32, n int32) bool { return false }
+// Set is one family of kernels; there are none on this architecture.
+type Set struct{ Name string }
+
+// Sets lists the kernel families this machine can run: none.
+func Sets() []*Set { return nil }
+
+// Best returns nil: there are no vector kernels on this architecture.
+func Best() *Set { return nil }
+
+// Exec is never called where Available is false.
+func (k *Set) Exec(op isa.Opcode, d, a, b, c []int32, n int32) bool { return false }
 
 // Spike is never called where Available is false.
-func Spike(spiked, payload, cond, val []int32) {
+func (k *Set) Spike(spiked, payload, cond, val []int32) {
 	panic("kernels: no vector kernels on this architecture")
 }

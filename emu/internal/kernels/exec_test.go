@@ -16,6 +16,12 @@ func TestKernelsMatchALU(t *testing.T) {
 	if !Available {
 		t.Skip("no AVX2 on this machine: the portable interpreter runs instead (tested in emu)")
 	}
+	for _, k := range Sets() {
+		t.Run(k.Name, func(t *testing.T) { testKernelsMatchALU(t, k) })
+	}
+}
+
+func testKernelsMatchALU(t *testing.T, k *Set) {
 	rng := rand.New(rand.NewPCG(3, 4))
 	const m = 64
 	vals := func() []int32 {
@@ -35,7 +41,7 @@ func TestKernelsMatchALU(t *testing.T) {
 				}
 			}
 			n := o.NMin + int32(rng.IntN(int(o.NMax-o.NMin+1)))
-			if !Exec(o.Op, d, a, b, c, n) {
+			if !k.Exec(o.Op, d, a, b, c, n) {
 				continue
 			}
 			for i := range d {
@@ -50,32 +56,41 @@ func TestSpike(t *testing.T) {
 	if !Available {
 		t.Skip("no AVX2 on this machine")
 	}
-	cond := []int32{0, 1, -5, 0, 7, 0, 0, 1}
-	val := []int32{9, 9, -9, 9, 1 << 24, 9, 9, -(1 << 24)}
-	sp, pay := make([]int32, 8), []int32{0, 0, 0, 3, 0, 0, 0, 0}
-	Spike(sp, pay, cond, val)
-	require.Equal(t, []int32{0, 1, 1, 0, 1, 0, 0, 1}, sp)
-	require.Equal(t, []int32{0, 9, -9, 3, 1<<23 - 1, 0, 0, -(1 << 23)}, pay)
-	Spike(sp, pay, []int32{1, 0, 0, 0, 0, 0, 0, 0}, nil)
-	require.Equal(t, int32(1), pay[0])
-	require.Equal(t, int32(1), sp[0])
+	for _, k := range Sets() {
+		t.Run(k.Name, func(t *testing.T) {
+			cond := []int32{0, 1, -5, 0, 7, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 2}
+			val := []int32{9, 9, -9, 9, 1 << 24, 9, 9, -(1 << 24), 0, 0, 0, 0, 0, 0, 0, 4}
+			sp, pay := make([]int32, 16), []int32{0, 0, 0, 3, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0}
+			k.Spike(sp, pay, cond, val)
+			require.Equal(t, []int32{0, 1, 1, 0, 1, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 1}, sp)
+			require.Equal(t, []int32{0, 9, -9, 3, 1<<23 - 1, 0, 0, -(1 << 23), 0, 0, 0, 0, 0, 0, 0, 4}, pay)
+			k.Spike(sp, pay, []int32{1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0}, nil)
+			require.Equal(t, int32(1), pay[0])
+			require.Equal(t, int32(1), sp[0])
+		})
+	}
 }
 
 func TestExecRejectsShortOperands(t *testing.T) {
 	if !Available {
 		t.Skip("no AVX2 on this machine")
 	}
-	require.Panics(t, func() { Exec(isa.OpAdd, make([]int32, 16), make([]int32, 8), make([]int32, 16), nil, 0) })
-	require.Panics(t, func() { Exec(isa.OpAdd, make([]int32, 12), make([]int32, 12), make([]int32, 12), nil, 0) })
+	k := Best()
+	require.Panics(t, func() { k.Exec(isa.OpAdd, make([]int32, 32), make([]int32, 16), make([]int32, 32), nil, 0) })
+	require.Panics(t, func() { k.Exec(isa.OpAdd, make([]int32, 12), make([]int32, 12), make([]int32, 12), nil, 0) })
 }
 
 func BenchmarkMulZ(b *testing.B) {
-	x, y, d := make([]int32, 256), make([]int32, 256), make([]int32, 256)
+	x, y, d := make([]int32, 512), make([]int32, 512), make([]int32, 512)
 	for i := range x {
 		x[i], y[i] = int32(i*7919), 4000
 	}
-	b.SetBytes(256 * 4)
-	for b.Loop() {
-		Exec(isa.OpMulZ, d, x, y, nil, 12)
+	for _, k := range Sets() {
+		b.Run(k.Name, func(b *testing.B) {
+			b.SetBytes(512 * 4)
+			for b.Loop() {
+				k.Exec(isa.OpMulZ, d, x, y, nil, 12)
+			}
+		})
 	}
 }

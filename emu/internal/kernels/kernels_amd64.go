@@ -133,3 +133,133 @@ func wrapAVX2(d *int32, a *int32, n int, h int32)
 //
 //go:noescape
 func spikeAVX2(spiked *int32, payload *int32, cond *int32, val *int32, n int, binary bool)
+
+// addAVX512 sets d = a + b (wrapping).
+//
+//go:noescape
+func addAVX512(d *int32, a *int32, b *int32, n int)
+
+// subAVX512 sets d = a - b (wrapping).
+//
+//go:noescape
+func subAVX512(d *int32, a *int32, b *int32, n int)
+
+// mulAVX512 sets d = low 32 bits of a * b.
+//
+//go:noescape
+func mulAVX512(d *int32, a *int32, b *int32, n int)
+
+// minAVX512 sets d = min(a, b).
+//
+//go:noescape
+func minAVX512(d *int32, a *int32, b *int32, n int)
+
+// maxAVX512 sets d = max(a, b).
+//
+//go:noescape
+func maxAVX512(d *int32, a *int32, b *int32, n int)
+
+// andAVX512 sets d = a & b.
+//
+//go:noescape
+func andAVX512(d *int32, a *int32, b *int32, n int)
+
+// orAVX512 sets d = a | b.
+//
+//go:noescape
+func orAVX512(d *int32, a *int32, b *int32, n int)
+
+// xorAVX512 sets d = a ^ b.
+//
+//go:noescape
+func xorAVX512(d *int32, a *int32, b *int32, n int)
+
+// shlAVX512 sets d = a << clamp(b, 0, 32).
+//
+//go:noescape
+func shlAVX512(d *int32, a *int32, b *int32, n int)
+
+// shrAVX512 sets d = a >>> clamp(b, 0, 32) (logical).
+//
+//go:noescape
+func shrAVX512(d *int32, a *int32, b *int32, n int)
+
+// sraAVX512 sets d = a >> clamp(b, 0, 32) (arithmetic).
+//
+//go:noescape
+func sraAVX512(d *int32, a *int32, b *int32, n int)
+
+// ashAVX512 sets d = b >= 0 ? a << b : a >> -b (arithmetic).
+//
+//go:noescape
+func ashAVX512(d *int32, a *int32, b *int32, n int)
+
+// negAVX512 sets d = -a (wrapping).
+//
+//go:noescape
+func negAVX512(d *int32, a *int32, n int)
+
+// absAVX512 sets d = |a|.
+//
+//go:noescape
+func absAVX512(d *int32, a *int32, n int)
+
+// notAVX512 sets d = ^a.
+//
+//go:noescape
+func notAVX512(d *int32, a *int32, n int)
+
+// seqAVX512 sets d = a == b ? 1 : 0.
+//
+//go:noescape
+func seqAVX512(d *int32, a *int32, b *int32, n int)
+
+// sneAVX512 sets d = a != b ? 1 : 0.
+//
+//go:noescape
+func sneAVX512(d *int32, a *int32, b *int32, n int)
+
+// sltAVX512 sets d = a < b ? 1 : 0.
+//
+//go:noescape
+func sltAVX512(d *int32, a *int32, b *int32, n int)
+
+// sleAVX512 sets d = a <= b ? 1 : 0.
+//
+//go:noescape
+func sleAVX512(d *int32, a *int32, b *int32, n int)
+
+// sgtAVX512 sets d = a > b ? 1 : 0.
+//
+//go:noescape
+func sgtAVX512(d *int32, a *int32, b *int32, n int)
+
+// sgeAVX512 sets d = a >= b ? 1 : 0.
+//
+//go:noescape
+func sgeAVX512(d *int32, a *int32, b *int32, n int)
+
+// selAVX512 sets d = a != 0 ? b : c.
+//
+//go:noescape
+func selAVX512(d *int32, a *int32, b *int32, c *int32, n int)
+
+// mulzAVX512 sets d = low 32 bits of trunc(a·b / 2^s), rounding toward zero.
+//
+//go:noescape
+func mulzAVX512(d *int32, a *int32, b *int32, n int, s uint64)
+
+// satAVX512 sets d = clamp(a, -lim, lim).
+//
+//go:noescape
+func satAVX512(d *int32, a *int32, n int, lim int32)
+
+// wrapAVX512 applies Loihi's single wrap with half-range h.
+//
+//go:noescape
+func wrapAVX512(d *int32, a *int32, n int, h int32)
+
+// spikeAVX512 records spikes where cond != 0: graded payloads saturate to 24 bits.
+//
+//go:noescape
+func spikeAVX512(spiked *int32, payload *int32, cond *int32, val *int32, n int, binary bool)

@@ -642,3 +642,632 @@ spike_bin_loop:
 	JG        spike_bin_loop
 	VZEROUPPER
 	RET
+
+// func addAVX512(d *int32, a *int32, b *int32, n int)
+// Requires: AVX, AVX512F
+TEXT ·addAVX512(SB), NOSPLIT, $0-32
+	MOVQ d+0(FP), AX
+	MOVQ a+8(FP), CX
+	MOVQ b+16(FP), DX
+	MOVQ n+24(FP), BX
+
+addAVX512_loop:
+	VMOVDQU32 (CX), Z0
+	VMOVDQU32 (DX), Z1
+	VPADDD    Z1, Z0, Z0
+	VMOVDQU32 Z0, (AX)
+	ADDQ      $0x40, AX
+	ADDQ      $0x40, CX
+	ADDQ      $0x40, DX
+	SUBQ      $0x10, BX
+	JG        addAVX512_loop
+	VZEROUPPER
+	RET
+
+// func subAVX512(d *int32, a *int32, b *int32, n int)
+// Requires: AVX, AVX512F
+TEXT ·subAVX512(SB), NOSPLIT, $0-32
+	MOVQ d+0(FP), AX
+	MOVQ a+8(FP), CX
+	MOVQ b+16(FP), DX
+	MOVQ n+24(FP), BX
+
+subAVX512_loop:
+	VMOVDQU32 (CX), Z0
+	VMOVDQU32 (DX), Z1
+	VPSUBD    Z1, Z0, Z0
+	VMOVDQU32 Z0, (AX)
+	ADDQ      $0x40, AX
+	ADDQ      $0x40, CX
+	ADDQ      $0x40, DX
+	SUBQ      $0x10, BX
+	JG        subAVX512_loop
+	VZEROUPPER
+	RET
+
+// func mulAVX512(d *int32, a *int32, b *int32, n int)
+// Requires: AVX, AVX512F
+TEXT ·mulAVX512(SB), NOSPLIT, $0-32
+	MOVQ d+0(FP), AX
+	MOVQ a+8(FP), CX
+	MOVQ b+16(FP), DX
+	MOVQ n+24(FP), BX
+
+mulAVX512_loop:
+	VMOVDQU32 (CX), Z0
+	VMOVDQU32 (DX), Z1
+	VPMULLD   Z1, Z0, Z0
+	VMOVDQU32 Z0, (AX)
+	ADDQ      $0x40, AX
+	ADDQ      $0x40, CX
+	ADDQ      $0x40, DX
+	SUBQ      $0x10, BX
+	JG        mulAVX512_loop
+	VZEROUPPER
+	RET
+
+// func minAVX512(d *int32, a *int32, b *int32, n int)
+// Requires: AVX, AVX512F
+TEXT ·minAVX512(SB), NOSPLIT, $0-32
+	MOVQ d+0(FP), AX
+	MOVQ a+8(FP), CX
+	MOVQ b+16(FP), DX
+	MOVQ n+24(FP), BX
+
+minAVX512_loop:
+	VMOVDQU32 (CX), Z0
+	VMOVDQU32 (DX), Z1
+	VPMINSD   Z1, Z0, Z0
+	VMOVDQU32 Z0, (AX)
+	ADDQ      $0x40, AX
+	ADDQ      $0x40, CX
+	ADDQ      $0x40, DX
+	SUBQ      $0x10, BX
+	JG        minAVX512_loop
+	VZEROUPPER
+	RET
+
+// func maxAVX512(d *int32, a *int32, b *int32, n int)
+// Requires: AVX, AVX512F
+TEXT ·maxAVX512(SB), NOSPLIT, $0-32
+	MOVQ d+0(FP), AX
+	MOVQ a+8(FP), CX
+	MOVQ b+16(FP), DX
+	MOVQ n+24(FP), BX
+
+maxAVX512_loop:
+	VMOVDQU32 (CX), Z0
+	VMOVDQU32 (DX), Z1
+	VPMAXSD   Z1, Z0, Z0
+	VMOVDQU32 Z0, (AX)
+	ADDQ      $0x40, AX
+	ADDQ      $0x40, CX
+	ADDQ      $0x40, DX
+	SUBQ      $0x10, BX
+	JG        maxAVX512_loop
+	VZEROUPPER
+	RET
+
+// func andAVX512(d *int32, a *int32, b *int32, n int)
+// Requires: AVX, AVX512F
+TEXT ·andAVX512(SB), NOSPLIT, $0-32
+	MOVQ d+0(FP), AX
+	MOVQ a+8(FP), CX
+	MOVQ b+16(FP), DX
+	MOVQ n+24(FP), BX
+
+andAVX512_loop:
+	VMOVDQU32 (CX), Z0
+	VMOVDQU32 (DX), Z1
+	VPANDD    Z1, Z0, Z0
+	VMOVDQU32 Z0, (AX)
+	ADDQ      $0x40, AX
+	ADDQ      $0x40, CX
+	ADDQ      $0x40, DX
+	SUBQ      $0x10, BX
+	JG        andAVX512_loop
+	VZEROUPPER
+	RET
+
+// func orAVX512(d *int32, a *int32, b *int32, n int)
+// Requires: AVX, AVX512F
+TEXT ·orAVX512(SB), NOSPLIT, $0-32
+	MOVQ d+0(FP), AX
+	MOVQ a+8(FP), CX
+	MOVQ b+16(FP), DX
+	MOVQ n+24(FP), BX
+
+orAVX512_loop:
+	VMOVDQU32 (CX), Z0
+	VMOVDQU32 (DX), Z1
+	VPORD     Z1, Z0, Z0
+	VMOVDQU32 Z0, (AX)
+	ADDQ      $0x40, AX
+	ADDQ      $0x40, CX
+	ADDQ      $0x40, DX
+	SUBQ      $0x10, BX
+	JG        orAVX512_loop
+	VZEROUPPER
+	RET
+
+// func xorAVX512(d *int32, a *int32, b *int32, n int)
+// Requires: AVX, AVX512F
+TEXT ·xorAVX512(SB), NOSPLIT, $0-32
+	MOVQ d+0(FP), AX
+	MOVQ a+8(FP), CX
+	MOVQ b+16(FP), DX
+	MOVQ n+24(FP), BX
+
+xorAVX512_loop:
+	VMOVDQU32 (CX), Z0
+	VMOVDQU32 (DX), Z1
+	VPXORD    Z1, Z0, Z0
+	VMOVDQU32 Z0, (AX)
+	ADDQ      $0x40, AX
+	ADDQ      $0x40, CX
+	ADDQ      $0x40, DX
+	SUBQ      $0x10, BX
+	JG        xorAVX512_loop
+	VZEROUPPER
+	RET
+
+// func shlAVX512(d *int32, a *int32, b *int32, n int)
+// Requires: AVX, AVX512F
+TEXT ·shlAVX512(SB), NOSPLIT, $0-32
+	MOVQ   d+0(FP), AX
+	MOVQ   a+8(FP), CX
+	MOVQ   b+16(FP), DX
+	MOVQ   n+24(FP), BX
+	VPXORD Z0, Z0, Z0
+
+shlAVX512_loop:
+	VMOVDQU32 (CX), Z1
+	VMOVDQU32 (DX), Z2
+	VPMAXSD   Z0, Z2, Z2
+	VPSLLVD   Z2, Z1, Z1
+	VMOVDQU32 Z1, (AX)
+	ADDQ      $0x40, AX
+	ADDQ      $0x40, CX
+	ADDQ      $0x40, DX
+	SUBQ      $0x10, BX
+	JG        shlAVX512_loop
+	VZEROUPPER
+	RET
+
+// func shrAVX512(d *int32, a *int32, b *int32, n int)
+// Requires: AVX, AVX512F
+TEXT ·shrAVX512(SB), NOSPLIT, $0-32
+	MOVQ   d+0(FP), AX
+	MOVQ   a+8(FP), CX
+	MOVQ   b+16(FP), DX
+	MOVQ   n+24(FP), BX
+	VPXORD Z0, Z0, Z0
+
+shrAVX512_loop:
+	VMOVDQU32 (CX), Z1
+	VMOVDQU32 (DX), Z2
+	VPMAXSD   Z0, Z2, Z2
+	VPSRLVD   Z2, Z1, Z1
+	VMOVDQU32 Z1, (AX)
+	ADDQ      $0x40, AX
+	ADDQ      $0x40, CX
+	ADDQ      $0x40, DX
+	SUBQ      $0x10, BX
+	JG        shrAVX512_loop
+	VZEROUPPER
+	RET
+
+// func sraAVX512(d *int32, a *int32, b *int32, n int)
+// Requires: AVX, AVX512F
+TEXT ·sraAVX512(SB), NOSPLIT, $0-32
+	MOVQ   d+0(FP), AX
+	MOVQ   a+8(FP), CX
+	MOVQ   b+16(FP), DX
+	MOVQ   n+24(FP), BX
+	VPXORD Z0, Z0, Z0
+
+sraAVX512_loop:
+	VMOVDQU32 (CX), Z1
+	VMOVDQU32 (DX), Z2
+	VPMAXSD   Z0, Z2, Z2
+	VPSRAVD   Z2, Z1, Z1
+	VMOVDQU32 Z1, (AX)
+	ADDQ      $0x40, AX
+	ADDQ      $0x40, CX
+	ADDQ      $0x40, DX
+	SUBQ      $0x10, BX
+	JG        sraAVX512_loop
+	VZEROUPPER
+	RET
+
+// func ashAVX512(d *int32, a *int32, b *int32, n int)
+// Requires: AVX, AVX512F
+TEXT ·ashAVX512(SB), NOSPLIT, $0-32
+	MOVQ   d+0(FP), AX
+	MOVQ   a+8(FP), CX
+	MOVQ   b+16(FP), DX
+	MOVQ   n+24(FP), BX
+	VPXORD Z0, Z0, Z0
+
+ashAVX512_loop:
+	VMOVDQU32 (CX), Z1
+	VMOVDQU32 (DX), Z2
+	VPMAXSD   Z0, Z2, Z3
+	VPSLLVD   Z3, Z1, Z3
+	VPSUBD    Z2, Z0, Z4
+	VPCMPD    $0x01, Z0, Z2, K1
+	VPSRAVD   Z4, Z1, K1, Z3
+	VMOVDQU32 Z3, (AX)
+	ADDQ      $0x40, AX
+	ADDQ      $0x40, CX
+	ADDQ      $0x40, DX
+	SUBQ      $0x10, BX
+	JG        ashAVX512_loop
+	VZEROUPPER
+	RET
+
+// func negAVX512(d *int32, a *int32, n int)
+// Requires: AVX, AVX512F
+TEXT ·negAVX512(SB), NOSPLIT, $0-24
+	MOVQ d+0(FP), AX
+	MOVQ a+8(FP), CX
+	MOVQ n+16(FP), DX
+
+negAVX512_loop:
+	VMOVDQU32 (CX), Z0
+	VPXORD    Z1, Z1, Z1
+	VPSUBD    Z0, Z1, Z1
+	VMOVDQU32 Z1, (AX)
+	ADDQ      $0x40, AX
+	ADDQ      $0x40, CX
+	SUBQ      $0x10, DX
+	JG        negAVX512_loop
+	VZEROUPPER
+	RET
+
+// func absAVX512(d *int32, a *int32, n int)
+// Requires: AVX, AVX512F
+TEXT ·absAVX512(SB), NOSPLIT, $0-24
+	MOVQ d+0(FP), AX
+	MOVQ a+8(FP), CX
+	MOVQ n+16(FP), DX
+
+absAVX512_loop:
+	VMOVDQU32 (CX), Z0
+	VPABSD    Z0, Z0
+	VMOVDQU32 Z0, (AX)
+	ADDQ      $0x40, AX
+	ADDQ      $0x40, CX
+	SUBQ      $0x10, DX
+	JG        absAVX512_loop
+	VZEROUPPER
+	RET
+
+// func notAVX512(d *int32, a *int32, n int)
+// Requires: AVX, AVX512F
+TEXT ·notAVX512(SB), NOSPLIT, $0-24
+	MOVQ d+0(FP), AX
+	MOVQ a+8(FP), CX
+	MOVQ n+16(FP), DX
+
+notAVX512_loop:
+	VMOVDQU32  (CX), Z0
+	VPTERNLOGD $0x55, Z0, Z0, Z1
+	VMOVDQU32  Z1, (AX)
+	ADDQ       $0x40, AX
+	ADDQ       $0x40, CX
+	SUBQ       $0x10, DX
+	JG         notAVX512_loop
+	VZEROUPPER
+	RET
+
+// func seqAVX512(d *int32, a *int32, b *int32, n int)
+// Requires: AVX, AVX512F
+TEXT ·seqAVX512(SB), NOSPLIT, $0-32
+	MOVQ       d+0(FP), AX
+	MOVQ       a+8(FP), CX
+	MOVQ       b+16(FP), DX
+	MOVQ       n+24(FP), BX
+	VPTERNLOGD $0xff, Z0, Z0, Z0
+	VPSRLD     $0x1f, Z0, Z0
+	VPXORD     Z1, Z1, Z1
+
+seqAVX512_loop:
+	VMOVDQU32 (CX), Z2
+	VMOVDQU32 (DX), Z3
+	VPCMPD    $0x00, Z3, Z2, K1
+	VPBLENDMD Z0, Z1, K1, Z2
+	VMOVDQU32 Z2, (AX)
+	ADDQ      $0x40, AX
+	ADDQ      $0x40, CX
+	ADDQ      $0x40, DX
+	SUBQ      $0x10, BX
+	JG        seqAVX512_loop
+	VZEROUPPER
+	RET
+
+// func sneAVX512(d *int32, a *int32, b *int32, n int)
+// Requires: AVX, AVX512F
+TEXT ·sneAVX512(SB), NOSPLIT, $0-32
+	MOVQ       d+0(FP), AX
+	MOVQ       a+8(FP), CX
+	MOVQ       b+16(FP), DX
+	MOVQ       n+24(FP), BX
+	VPTERNLOGD $0xff, Z0, Z0, Z0
+	VPSRLD     $0x1f, Z0, Z0
+	VPXORD     Z1, Z1, Z1
+
+sneAVX512_loop:
+	VMOVDQU32 (CX), Z2
+	VMOVDQU32 (DX), Z3
+	VPCMPD    $0x04, Z3, Z2, K1
+	VPBLENDMD Z0, Z1, K1, Z2
+	VMOVDQU32 Z2, (AX)
+	ADDQ      $0x40, AX
+	ADDQ      $0x40, CX
+	ADDQ      $0x40, DX
+	SUBQ      $0x10, BX
+	JG        sneAVX512_loop
+	VZEROUPPER
+	RET
+
+// func sltAVX512(d *int32, a *int32, b *int32, n int)
+// Requires: AVX, AVX512F
+TEXT ·sltAVX512(SB), NOSPLIT, $0-32
+	MOVQ       d+0(FP), AX
+	MOVQ       a+8(FP), CX
+	MOVQ       b+16(FP), DX
+	MOVQ       n+24(FP), BX
+	VPTERNLOGD $0xff, Z0, Z0, Z0
+	VPSRLD     $0x1f, Z0, Z0
+	VPXORD     Z1, Z1, Z1
+
+sltAVX512_loop:
+	VMOVDQU32 (CX), Z2
+	VMOVDQU32 (DX), Z3
+	VPCMPD    $0x01, Z3, Z2, K1
+	VPBLENDMD Z0, Z1, K1, Z2
+	VMOVDQU32 Z2, (AX)
+	ADDQ      $0x40, AX
+	ADDQ      $0x40, CX
+	ADDQ      $0x40, DX
+	SUBQ      $0x10, BX
+	JG        sltAVX512_loop
+	VZEROUPPER
+	RET
+
+// func sleAVX512(d *int32, a *int32, b *int32, n int)
+// Requires: AVX, AVX512F
+TEXT ·sleAVX512(SB), NOSPLIT, $0-32
+	MOVQ       d+0(FP), AX
+	MOVQ       a+8(FP), CX
+	MOVQ       b+16(FP), DX
+	MOVQ       n+24(FP), BX
+	VPTERNLOGD $0xff, Z0, Z0, Z0
+	VPSRLD     $0x1f, Z0, Z0
+	VPXORD     Z1, Z1, Z1
+
+sleAVX512_loop:
+	VMOVDQU32 (CX), Z2
+	VMOVDQU32 (DX), Z3
+	VPCMPD    $0x02, Z3, Z2, K1
+	VPBLENDMD Z0, Z1, K1, Z2
+	VMOVDQU32 Z2, (AX)
+	ADDQ      $0x40, AX
+	ADDQ      $0x40, CX
+	ADDQ      $0x40, DX
+	SUBQ      $0x10, BX
+	JG        sleAVX512_loop
+	VZEROUPPER
+	RET
+
+// func sgtAVX512(d *int32, a *int32, b *int32, n int)
+// Requires: AVX, AVX512F
+TEXT ·sgtAVX512(SB), NOSPLIT, $0-32
+	MOVQ       d+0(FP), AX
+	MOVQ       a+8(FP), CX
+	MOVQ       b+16(FP), DX
+	MOVQ       n+24(FP), BX
+	VPTERNLOGD $0xff, Z0, Z0, Z0
+	VPSRLD     $0x1f, Z0, Z0
+	VPXORD     Z1, Z1, Z1
+
+sgtAVX512_loop:
+	VMOVDQU32 (CX), Z2
+	VMOVDQU32 (DX), Z3
+	VPCMPD    $0x06, Z3, Z2, K1
+	VPBLENDMD Z0, Z1, K1, Z2
+	VMOVDQU32 Z2, (AX)
+	ADDQ      $0x40, AX
+	ADDQ      $0x40, CX
+	ADDQ      $0x40, DX
+	SUBQ      $0x10, BX
+	JG        sgtAVX512_loop
+	VZEROUPPER
+	RET
+
+// func sgeAVX512(d *int32, a *int32, b *int32, n int)
+// Requires: AVX, AVX512F
+TEXT ·sgeAVX512(SB), NOSPLIT, $0-32
+	MOVQ       d+0(FP), AX
+	MOVQ       a+8(FP), CX
+	MOVQ       b+16(FP), DX
+	MOVQ       n+24(FP), BX
+	VPTERNLOGD $0xff, Z0, Z0, Z0
+	VPSRLD     $0x1f, Z0, Z0
+	VPXORD     Z1, Z1, Z1
+
+sgeAVX512_loop:
+	VMOVDQU32 (CX), Z2
+	VMOVDQU32 (DX), Z3
+	VPCMPD    $0x05, Z3, Z2, K1
+	VPBLENDMD Z0, Z1, K1, Z2
+	VMOVDQU32 Z2, (AX)
+	ADDQ      $0x40, AX
+	ADDQ      $0x40, CX
+	ADDQ      $0x40, DX
+	SUBQ      $0x10, BX
+	JG        sgeAVX512_loop
+	VZEROUPPER
+	RET
+
+// func selAVX512(d *int32, a *int32, b *int32, c *int32, n int)
+// Requires: AVX, AVX512F
+TEXT ·selAVX512(SB), NOSPLIT, $0-40
+	MOVQ d+0(FP), AX
+	MOVQ a+8(FP), CX
+	MOVQ b+16(FP), DX
+	MOVQ c+24(FP), BX
+	MOVQ n+32(FP), SI
+
+selAVX512_loop:
+	VMOVDQU32 (CX), Z0
+	VMOVDQU32 (DX), Z1
+	VMOVDQU32 (BX), Z2
+	VPTESTMD  Z0, Z0, K1
+	VPBLENDMD Z1, Z2, K1, Z2
+	VMOVDQU32 Z2, (AX)
+	ADDQ      $0x40, AX
+	ADDQ      $0x40, CX
+	ADDQ      $0x40, DX
+	ADDQ      $0x40, BX
+	SUBQ      $0x10, SI
+	JG        selAVX512_loop
+	VZEROUPPER
+	RET
+
+// func mulzAVX512(d *int32, a *int32, b *int32, n int, s uint64)
+// Requires: AVX, AVX512F, SSE2
+TEXT ·mulzAVX512(SB), NOSPLIT, $0-40
+	MOVQ  d+0(FP), AX
+	MOVQ  a+8(FP), CX
+	MOVQ  b+16(FP), DX
+	MOVQ  n+24(FP), BX
+	MOVQ  s+32(FP), SI
+	MOVQ  SI, X0
+	MOVL  $0x0000aaaa, SI
+	KMOVW SI, K1
+
+mulzAVX512_loop:
+	VMOVDQU32 (CX), Z1
+	VMOVDQU32 (DX), Z2
+	VPABSD    Z1, Z3
+	VPABSD    Z2, Z4
+	VPXORD    Z2, Z1, Z1
+	VPSRAD    $0x1f, Z1, Z1
+	VPMULUDQ  Z4, Z3, Z2
+	VPSRLQ    X0, Z2, Z2
+	VPSRLQ    $0x20, Z3, Z3
+	VPSRLQ    $0x20, Z4, Z4
+	VPMULUDQ  Z4, Z3, Z3
+	VPSRLQ    X0, Z3, Z3
+	VPSLLQ    $0x20, Z3, Z3
+	VPBLENDMD Z3, Z2, K1, Z2
+	VPXORD    Z1, Z2, Z2
+	VPSUBD    Z1, Z2, Z2
+	VMOVDQU32 Z2, (AX)
+	ADDQ      $0x40, AX
+	ADDQ      $0x40, CX
+	ADDQ      $0x40, DX
+	SUBQ      $0x10, BX
+	JG        mulzAVX512_loop
+	VZEROUPPER
+	RET
+
+// func satAVX512(d *int32, a *int32, n int, lim int32)
+// Requires: AVX, AVX512F
+TEXT ·satAVX512(SB), NOSPLIT, $0-28
+	MOVQ         d+0(FP), AX
+	MOVQ         a+8(FP), CX
+	MOVQ         n+16(FP), DX
+	MOVL         lim+24(FP), BX
+	VPBROADCASTD BX, Z0
+	VPXORD       Z1, Z1, Z1
+	VPSUBD       Z0, Z1, Z1
+
+satAVX512_loop:
+	VMOVDQU32 (CX), Z2
+	VPMINSD   Z0, Z2, Z2
+	VPMAXSD   Z1, Z2, Z2
+	VMOVDQU32 Z2, (AX)
+	ADDQ      $0x40, AX
+	ADDQ      $0x40, CX
+	SUBQ      $0x10, DX
+	JG        satAVX512_loop
+	VZEROUPPER
+	RET
+
+// func wrapAVX512(d *int32, a *int32, n int, h int32)
+// Requires: AVX, AVX512F
+TEXT ·wrapAVX512(SB), NOSPLIT, $0-28
+	MOVQ         d+0(FP), AX
+	MOVQ         a+8(FP), CX
+	MOVQ         n+16(FP), DX
+	MOVL         h+24(FP), BX
+	VPBROADCASTD BX, Z0
+	VPADDD       Z0, Z0, Z2
+	VPXORD       Z1, Z1, Z1
+	VPSUBD       Z0, Z1, Z1
+
+wrapAVX512_loop:
+	VMOVDQU32 (CX), Z3
+	VPCMPD    $0x06, Z0, Z3, K1
+	VPCMPD    $0x02, Z1, Z3, K2
+	VPSUBD    Z2, Z3, K1, Z3
+	VPADDD    Z2, Z3, K2, Z3
+	VMOVDQU32 Z3, (AX)
+	ADDQ      $0x40, AX
+	ADDQ      $0x40, CX
+	SUBQ      $0x10, DX
+	JG        wrapAVX512_loop
+	VZEROUPPER
+	RET
+
+// func spikeAVX512(spiked *int32, payload *int32, cond *int32, val *int32, n int, binary bool)
+// Requires: AVX, AVX512F
+TEXT ·spikeAVX512(SB), NOSPLIT, $0-41
+	MOVQ       spiked+0(FP), AX
+	MOVQ       payload+8(FP), CX
+	MOVQ       cond+16(FP), DX
+	MOVQ       val+24(FP), BX
+	MOVQ       n+32(FP), SI
+	MOVB       binary+40(FP), DI
+	VPTERNLOGD $0xff, Z0, Z0, Z0
+	VPSRLD     $0x1f, Z0, Z0
+	VPSLLD     $0x17, Z0, Z1
+	VPXORD     Z2, Z2, Z2
+	VPSUBD     Z1, Z2, Z2
+	VPSUBD     Z0, Z1, Z1
+	CMPB       DI, $0x00
+	JNE        spike512_binary
+
+spike512_graded_loop:
+	VMOVDQU32 (DX), Z3
+	VMOVDQU32 (BX), Z4
+	VPMINSD   Z1, Z4, Z4
+	VPMAXSD   Z2, Z4, Z4
+	VPTESTMD  Z3, Z3, K1
+	VMOVDQU32 Z0, K1, (AX)
+	VMOVDQU32 Z4, K1, (CX)
+	ADDQ      $0x40, AX
+	ADDQ      $0x40, CX
+	ADDQ      $0x40, DX
+	ADDQ      $0x40, BX
+	SUBQ      $0x10, SI
+	JG        spike512_graded_loop
+	VZEROUPPER
+	RET
+
+spike512_binary:
+spike512_bin_loop:
+	VMOVDQU32 (DX), Z1
+	VPTESTMD  Z1, Z1, K1
+	VMOVDQU32 Z0, K1, (AX)
+	VMOVDQU32 Z0, K1, (CX)
+	ADDQ      $0x40, AX
+	ADDQ      $0x40, CX
+	ADDQ      $0x40, DX
+	SUBQ      $0x10, SI
+	JG        spike512_bin_loop
+	VZEROUPPER
+	RET

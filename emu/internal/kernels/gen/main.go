@@ -300,5 +300,275 @@ func main() {
 		})
 	}
 
+	avx512()
 	Generate()
+}
+
+// The AVX-512 kernels: the same operations on 16 lanes, with compares into mask registers.
+const lanes512 = 16
+
+func loop512(name string, n reg.Register, ptrs []reg.Register, body func()) {
+	Label(name + "_loop")
+	body()
+	for _, p := range ptrs {
+		ADDQ(Imm(4*lanes512), p)
+	}
+	SUBQ(Imm(lanes512), n)
+	JG(LabelRef(name + "_loop"))
+	VZEROUPPER()
+	RET()
+}
+
+func binary512(name, doc string, f func(x, y, out reg.VecVirtual)) {
+	TEXT(name, NOSPLIT, "func(d, a, b *int32, n int)")
+	Pragma("noescape")
+	Doc(doc)
+	d, a, b, n := Load(Param("d"), GP64()), Load(Param("a"), GP64()), Load(Param("b"), GP64()), Load(Param("n"), GP64())
+	loop512(name, n, []reg.Register{d, a, b}, func() {
+		x, y, out := ZMM(), ZMM(), ZMM()
+		VMOVDQU32(Mem{Base: a}, x)
+		VMOVDQU32(Mem{Base: b}, y)
+		f(x, y, out)
+		VMOVDQU32(out, Mem{Base: d})
+	})
+}
+
+func unary512(name, doc string, f func(x, out reg.VecVirtual)) {
+	TEXT(name, NOSPLIT, "func(d, a *int32, n int)")
+	Pragma("noescape")
+	Doc(doc)
+	d, a, n := Load(Param("d"), GP64()), Load(Param("a"), GP64()), Load(Param("n"), GP64())
+	loop512(name, n, []reg.Register{d, a}, func() {
+		x, out := ZMM(), ZMM()
+		VMOVDQU32(Mem{Base: a}, x)
+		f(x, out)
+		VMOVDQU32(out, Mem{Base: d})
+	})
+}
+
+// one512 returns a register holding 1 in every lane.
+func one512() reg.VecVirtual {
+	one := ZMM()
+	VPTERNLOGD(Imm(0xFF), one, one, one) // all ones
+	VPSRLD(Imm(31), one, one)
+	return one
+}
+
+// Predicates of VPCMPD.
+const (
+	cmpEQ, cmpLT, cmpLE, cmpNE, cmpGE, cmpGT = 0, 1, 2, 4, 5, 6
+)
+
+func compare512(name, doc string, pred uint64) {
+	TEXT(name, NOSPLIT, "func(d, a, b *int32, n int)")
+	Pragma("noescape")
+	Doc(doc)
+	d, a, b, n := Load(Param("d"), GP64()), Load(Param("a"), GP64()), Load(Param("b"), GP64()), Load(Param("n"), GP64())
+	one := one512()
+	zero := ZMM()
+	VPXORD(zero, zero, zero)
+	loop512(name, n, []reg.Register{d, a, b}, func() {
+		x, y := ZMM(), ZMM()
+		k := K()
+		VMOVDQU32(Mem{Base: a}, x)
+		VMOVDQU32(Mem{Base: b}, y)
+		VPCMPD(Imm(pred), y, x, k) // k = x pred y
+		VPBLENDMD(one, zero, k, x)
+		VMOVDQU32(x, Mem{Base: d})
+	})
+}
+
+func avx512() {
+	binary512("addAVX512", "addAVX512 sets d = a + b (wrapping).", func(x, y, o reg.VecVirtual) { VPADDD(y, x, o) })
+	binary512("subAVX512", "subAVX512 sets d = a - b (wrapping).", func(x, y, o reg.VecVirtual) { VPSUBD(y, x, o) })
+	binary512("mulAVX512", "mulAVX512 sets d = low 32 bits of a * b.", func(x, y, o reg.VecVirtual) { VPMULLD(y, x, o) })
+	binary512("minAVX512", "minAVX512 sets d = min(a, b).", func(x, y, o reg.VecVirtual) { VPMINSD(y, x, o) })
+	binary512("maxAVX512", "maxAVX512 sets d = max(a, b).", func(x, y, o reg.VecVirtual) { VPMAXSD(y, x, o) })
+	binary512("andAVX512", "andAVX512 sets d = a & b.", func(x, y, o reg.VecVirtual) { VPANDD(y, x, o) })
+	binary512("orAVX512", "orAVX512 sets d = a | b.", func(x, y, o reg.VecVirtual) { VPORD(y, x, o) })
+	binary512("xorAVX512", "xorAVX512 sets d = a ^ b.", func(x, y, o reg.VecVirtual) { VPXORD(y, x, o) })
+
+	shift := func(name, doc string, op func(cnt, src, dst Op)) {
+		TEXT(name, NOSPLIT, "func(d, a, b *int32, n int)")
+		Pragma("noescape")
+		Doc(doc)
+		d, a, b, n := Load(Param("d"), GP64()), Load(Param("a"), GP64()), Load(Param("b"), GP64()), Load(Param("n"), GP64())
+		zero := ZMM()
+		VPXORD(zero, zero, zero)
+		loop512(name, n, []reg.Register{d, a, b}, func() {
+			x, y := ZMM(), ZMM()
+			VMOVDQU32(Mem{Base: a}, x)
+			VMOVDQU32(Mem{Base: b}, y)
+			VPMAXSD(zero, y, y)
+			op(y, x, x)
+			VMOVDQU32(x, Mem{Base: d})
+		})
+	}
+	shift("shlAVX512", "shlAVX512 sets d = a << clamp(b, 0, 32).", func(c, s, d Op) { VPSLLVD(c, s, d) })
+	shift("shrAVX512", "shrAVX512 sets d = a >>> clamp(b, 0, 32) (logical).", func(c, s, d Op) { VPSRLVD(c, s, d) })
+	shift("sraAVX512", "sraAVX512 sets d = a >> clamp(b, 0, 32) (arithmetic).", func(c, s, d Op) { VPSRAVD(c, s, d) })
+
+	TEXT("ashAVX512", NOSPLIT, "func(d, a, b *int32, n int)")
+	Pragma("noescape")
+	Doc("ashAVX512 sets d = b >= 0 ? a << b : a >> -b (arithmetic).")
+	{
+		d, a, b, n := Load(Param("d"), GP64()), Load(Param("a"), GP64()), Load(Param("b"), GP64()), Load(Param("n"), GP64())
+		zero := ZMM()
+		VPXORD(zero, zero, zero)
+		loop512("ashAVX512", n, []reg.Register{d, a, b}, func() {
+			x, y, l, neg := ZMM(), ZMM(), ZMM(), ZMM()
+			k := K()
+			VMOVDQU32(Mem{Base: a}, x)
+			VMOVDQU32(Mem{Base: b}, y)
+			VPMAXSD(zero, y, l)
+			VPSLLVD(l, x, l)
+			VPSUBD(y, zero, neg)
+			VPCMPD(Imm(cmpLT), zero, y, k) // b < 0
+			VPSRAVD(neg, x, k, l)          // merge: right shift where b < 0
+			VMOVDQU32(l, Mem{Base: d})
+		})
+	}
+
+	unary512("negAVX512", "negAVX512 sets d = -a (wrapping).", func(x, o reg.VecVirtual) {
+		VPXORD(o, o, o)
+		VPSUBD(x, o, o)
+	})
+	unary512("absAVX512", "absAVX512 sets d = |a|.", func(x, o reg.VecVirtual) { VPABSD(x, o) })
+	unary512("notAVX512", "notAVX512 sets d = ^a.", func(x, o reg.VecVirtual) { VPTERNLOGD(Imm(0x55), x, x, o) })
+
+	compare512("seqAVX512", "seqAVX512 sets d = a == b ? 1 : 0.", cmpEQ)
+	compare512("sneAVX512", "sneAVX512 sets d = a != b ? 1 : 0.", cmpNE)
+	compare512("sltAVX512", "sltAVX512 sets d = a < b ? 1 : 0.", cmpLT)
+	compare512("sleAVX512", "sleAVX512 sets d = a <= b ? 1 : 0.", cmpLE)
+	compare512("sgtAVX512", "sgtAVX512 sets d = a > b ? 1 : 0.", cmpGT)
+	compare512("sgeAVX512", "sgeAVX512 sets d = a >= b ? 1 : 0.", cmpGE)
+
+	TEXT("selAVX512", NOSPLIT, "func(d, a, b, c *int32, n int)")
+	Pragma("noescape")
+	Doc("selAVX512 sets d = a != 0 ? b : c.")
+	{
+		d, a, b, c, n := Load(Param("d"), GP64()), Load(Param("a"), GP64()), Load(Param("b"), GP64()), Load(Param("c"), GP64()), Load(Param("n"), GP64())
+		loop512("selAVX512", n, []reg.Register{d, a, b, c}, func() {
+			x, y, z := ZMM(), ZMM(), ZMM()
+			k := K()
+			VMOVDQU32(Mem{Base: a}, x)
+			VMOVDQU32(Mem{Base: b}, y)
+			VMOVDQU32(Mem{Base: c}, z)
+			VPTESTMD(x, x, k) // a != 0
+			VPBLENDMD(y, z, k, z)
+			VMOVDQU32(z, Mem{Base: d})
+		})
+	}
+
+	TEXT("mulzAVX512", NOSPLIT, "func(d, a, b *int32, n int, s uint64)")
+	Pragma("noescape")
+	Doc("mulzAVX512 sets d = low 32 bits of trunc(a·b / 2^s), rounding toward zero.")
+	{
+		d, a, b, n := Load(Param("d"), GP64()), Load(Param("a"), GP64()), Load(Param("b"), GP64()), Load(Param("n"), GP64())
+		s := Load(Param("s"), GP64())
+		cnt := XMM()
+		MOVQ(s, cnt)
+		odd := K()
+		m := GP32()
+		MOVL(U32(0xAAAA), m)
+		KMOVW(m, odd)
+		loop512("mulzAVX512", n, []reg.Register{d, a, b}, func() {
+			x, y, ax, bx, sg, pe, po := ZMM(), ZMM(), ZMM(), ZMM(), ZMM(), ZMM(), ZMM()
+			VMOVDQU32(Mem{Base: a}, x)
+			VMOVDQU32(Mem{Base: b}, y)
+			VPABSD(x, ax)
+			VPABSD(y, bx)
+			VPXORD(y, x, sg)
+			VPSRAD(Imm(31), sg, sg)
+			VPMULUDQ(bx, ax, pe)
+			VPSRLQ(cnt, pe, pe)
+			VPSRLQ(Imm(32), ax, ax)
+			VPSRLQ(Imm(32), bx, bx)
+			VPMULUDQ(bx, ax, po)
+			VPSRLQ(cnt, po, po)
+			VPSLLQ(Imm(32), po, po)
+			VPBLENDMD(po, pe, odd, pe)
+			VPXORD(sg, pe, pe)
+			VPSUBD(sg, pe, pe)
+			VMOVDQU32(pe, Mem{Base: d})
+		})
+	}
+
+	TEXT("satAVX512", NOSPLIT, "func(d, a *int32, n int, lim int32)")
+	Pragma("noescape")
+	Doc("satAVX512 sets d = clamp(a, -lim, lim).")
+	{
+		d, a, n := Load(Param("d"), GP64()), Load(Param("a"), GP64()), Load(Param("n"), GP64())
+		l := Load(Param("lim"), GP32())
+		hi, lo := ZMM(), ZMM()
+		VPBROADCASTD(l, hi)
+		VPXORD(lo, lo, lo)
+		VPSUBD(hi, lo, lo)
+		loop512("satAVX512", n, []reg.Register{d, a}, func() {
+			x := ZMM()
+			VMOVDQU32(Mem{Base: a}, x)
+			VPMINSD(hi, x, x)
+			VPMAXSD(lo, x, x)
+			VMOVDQU32(x, Mem{Base: d})
+		})
+	}
+
+	TEXT("wrapAVX512", NOSPLIT, "func(d, a *int32, n int, h int32)")
+	Pragma("noescape")
+	Doc("wrapAVX512 applies Loihi's single wrap with half-range h.")
+	{
+		d, a, n := Load(Param("d"), GP64()), Load(Param("a"), GP64()), Load(Param("n"), GP64())
+		hr := Load(Param("h"), GP32())
+		h, nh, two := ZMM(), ZMM(), ZMM()
+		VPBROADCASTD(hr, h)
+		VPADDD(h, h, two)
+		VPXORD(nh, nh, nh)
+		VPSUBD(h, nh, nh) // -h
+		loop512("wrapAVX512", n, []reg.Register{d, a}, func() {
+			x := ZMM()
+			k1, k2 := K(), K()
+			VMOVDQU32(Mem{Base: a}, x)
+			VPCMPD(Imm(cmpGT), h, x, k1)  // x > h
+			VPCMPD(Imm(cmpLE), nh, x, k2) // x <= -h
+			VPSUBD(two, x, k1, x)
+			VPADDD(two, x, k2, x)
+			VMOVDQU32(x, Mem{Base: d})
+		})
+	}
+
+	TEXT("spikeAVX512", NOSPLIT, "func(spiked, payload, cond, val *int32, n int, binary bool)")
+	Pragma("noescape")
+	Doc("spikeAVX512 records spikes where cond != 0: graded payloads saturate to 24 bits.")
+	{
+		sp, pay, c, v, n := Load(Param("spiked"), GP64()), Load(Param("payload"), GP64()), Load(Param("cond"), GP64()), Load(Param("val"), GP64()), Load(Param("n"), GP64())
+		bin := Load(Param("binary"), GP8())
+		one := one512()
+		pmax, pmin := ZMM(), ZMM()
+		VPSLLD(Imm(23), one, pmax)
+		VPXORD(pmin, pmin, pmin)
+		VPSUBD(pmax, pmin, pmin)
+		VPSUBD(one, pmax, pmax)
+		CMPB(bin, Imm(0))
+		JNE(LabelRef("spike512_binary"))
+		loop512("spike512_graded", n, []reg.Register{sp, pay, c, v}, func() {
+			x, y := ZMM(), ZMM()
+			k := K()
+			VMOVDQU32(Mem{Base: c}, x)
+			VMOVDQU32(Mem{Base: v}, y)
+			VPMINSD(pmax, y, y)
+			VPMAXSD(pmin, y, y)
+			VPTESTMD(x, x, k)
+			VMOVDQU32(one, k, Mem{Base: sp})
+			VMOVDQU32(y, k, Mem{Base: pay})
+		})
+		Label("spike512_binary")
+		loop512("spike512_bin", n, []reg.Register{sp, pay, c}, func() {
+			x := ZMM()
+			k := K()
+			VMOVDQU32(Mem{Base: c}, x)
+			VPTESTMD(x, x, k)
+			VMOVDQU32(one, k, Mem{Base: sp})
+			VMOVDQU32(one, k, Mem{Base: pay})
+		})
+	}
 }
