@@ -3,6 +3,8 @@ package emu
 import (
 	"errors"
 	"fmt"
+	"runtime"
+	"sync"
 
 	"github.com/lrchip/lrchip/firmware/isa"
 	"github.com/lrchip/lrchip/firmware/syn"
@@ -26,8 +28,10 @@ var (
 	Full      = Size{Cores: 128, NeuronsPerCore: 8192} // the full design (Loihi 2's size)
 )
 
-// MaxBanksPerCore is how many incoming connections (each with its own weight exponent and
-// dendritic accumulator bank) a core accepts.
+// MaxBanksPerCore is how many incoming connections with a negative weight exponent a core
+// accepts: each needs its own dendritic accumulator bank, because the floor shift of a sum is
+// not the sum of floor shifts. Connections with a non-negative exponent add straight into the
+// dendritic input (a left shift distributes over a wrapping sum) and are not limited.
 const MaxBanksPerCore = 16
 
 func (s Size) String() string { return fmt.Sprintf("%d×%d", s.Cores, s.NeuronsPerCore) }
@@ -35,6 +39,10 @@ func (s Size) String() string { return fmt.Sprintf("%d×%d", s.Cores, s.NeuronsP
 // Opts configures a chip. The zero value is the prototype.
 type Opts struct {
 	Size Size // default Prototype
+	// Workers is how many goroutines step the cores of a chip in parallel (each phase of a
+	// step is split by core and joined at a barrier; the result is bit-identical for any
+	// number). Default: GOMAXPROCS. 1 steps everything on the calling goroutine.
+	Workers int
 	// Portable turns off the vector kernels (AVX2 on amd64, picked at run time) and runs the
 	// pure-Go interpreter everywhere. Both give the same bits; this is for comparison.
 	Portable bool
@@ -159,6 +167,8 @@ type Chip struct {
 	t       int32
 	stats   Stats
 	simd    bool
+	workers int
+	active  []*core // configured cores, in index order
 }
 
 // Stats returns the work counters.
@@ -173,7 +183,11 @@ func New(opts Opts) (*Chip, error) {
 	if s.Cores < 1 || s.Cores > Full.Cores || s.NeuronsPerCore < 1 || s.NeuronsPerCore > Full.NeuronsPerCore {
 		return nil, fmt.Errorf("emu: chip size %s: %w (at most %s)", s, ErrLimit, Full)
 	}
-	return &Chip{size: s, cores: make([]*core, s.Cores), simd: !opts.Portable}, nil
+	w := opts.Workers
+	if w <= 0 {
+		w = runtime.GOMAXPROCS(0)
+	}
+	return &Chip{size: s, cores: make([]*core, s.Cores), simd: !opts.Portable, workers: w}, nil
 }
 
 // Size returns the chip's shape.
@@ -192,6 +206,12 @@ func (c *Chip) SetCore(i int, cfg CoreConfig) error {
 		return fmt.Errorf("emu: %w", err)
 	}
 	c.cores[i] = k
+	c.active = c.active[:0]
+	for _, k := range c.cores {
+		if k != nil {
+			c.active = append(c.active, k)
+		}
+	}
 	return nil
 }
 
@@ -251,11 +271,16 @@ func (c *Chip) Connect(cn Connection) error {
 	if err := syn.CheckExp(cn.WeightExp); err != nil {
 		return fmt.Errorf("%s: %w", where, err)
 	}
-	if len(dst.banks) >= MaxBanksPerCore {
-		return fmt.Errorf("%s: %w: more than %d incoming connections", where, ErrLimit, MaxBanksPerCore)
+	b := &bank{conn: x}
+	if cn.WeightExp < 0 {
+		if dst.nbanks >= MaxBanksPerCore {
+			return fmt.Errorf("%s: %w: more than %d incoming connections with a negative weight exponent", where, ErrLimit, MaxBanksPerCore)
+		}
+		dst.nbanks++
+		b.acc = make([]int32, cn.DstCount)
 	}
 	x.store(cn)
-	dst.banks = append(dst.banks, &bank{conn: x, acc: make([]int32, dst.n)})
+	dst.banks = append(dst.banks, b)
 	return nil
 }
 
@@ -366,17 +391,12 @@ func (c *Chip) Read(core int, f Field, n int) (int32, error) {
 func (c *Chip) Step() {
 	c.t++
 	c.stats.Steps++
-	for _, k := range c.cores {
-		if k != nil {
-			c.stats.SynapticEvents += k.accumulate()
-		}
-	}
-	for _, k := range c.cores {
-		if k != nil {
-			k.compute(c.t)
-			c.stats.NeuronUpdates += uint64(k.n)
-			c.stats.Spikes += uint64(len(k.fired))
-		}
+	c.parallel(func(k *core) { k.events = k.accumulate() })
+	c.parallel(func(k *core) { k.compute(c.t) })
+	for _, k := range c.active {
+		c.stats.SynapticEvents += k.events
+		c.stats.NeuronUpdates += uint64(k.n)
+		c.stats.Spikes += uint64(len(k.fired))
 	}
 	for _, in := range c.inputs {
 		in.publish()
@@ -400,6 +420,30 @@ func (c *Chip) Step() {
 	}
 }
 
+// parallel runs f on every configured core, spread over the chip's workers, and returns when
+// all are done: the barrier between the phases of a step. Each call touches only its own
+// core's state, so the order does not matter.
+func (c *Chip) parallel(f func(k *core)) {
+	w := min(c.workers, len(c.active))
+	if w <= 1 {
+		for _, k := range c.active {
+			f(k)
+		}
+		return
+	}
+	var wg sync.WaitGroup
+	for i := 0; i < w; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for j := i; j < len(c.active); j += w {
+				f(c.active[j])
+			}
+		}()
+	}
+	wg.Wait()
+}
+
 // accumulate sums the weighted spikes that the previous step routed to this core, connection
 // by connection, and shifts each connection's sum by its weight exponent into a.
 // It returns the number of synaptic events.
@@ -411,11 +455,12 @@ func (k *core) accumulate() (events uint64) {
 		if len(fired) == 0 {
 			continue
 		}
-		acc := b.acc[x.DstStart : x.DstStart+x.DstCount]
-		if x.exp != 0 {
+		acc, shift := k.a[x.DstStart:x.DstStart+x.DstCount], uint(0)
+		if b.acc != nil {
+			acc = b.acc
 			clear(acc)
 		} else {
-			acc = k.a[x.DstStart : x.DstStart+x.DstCount]
+			shift = uint(x.exp)
 		}
 		lo, hi := int32(x.SrcStart), int32(x.SrcStart+x.SrcCount)
 		for _, s := range fired {
@@ -426,9 +471,9 @@ func (k *core) accumulate() (events uint64) {
 			if x.Graded {
 				p = x.pay[s]
 			}
-			events += x.deliver(acc, s-lo, p)
+			events += x.deliver(acc, s-lo, p, shift)
 		}
-		if x.exp != 0 {
+		if b.acc != nil {
 			e := int32(x.exp)
 			a := k.a[x.DstStart : x.DstStart+x.DstCount]
 			for j, v := range acc {

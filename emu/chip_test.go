@@ -156,6 +156,20 @@ func TestConfigErrors(t *testing.T) {
 		tc.edit(&cn)
 		require.ErrorContains(t, c.Connect(cn), tc.want, tc.name)
 	}
+	// Non-negative exponents need no accumulator bank; negative ones are limited.
+	for i := 0; i < MaxBanksPerCore+4; i++ {
+		cn := base
+		cn.WeightExp = 1
+		require.NoError(t, c.Connect(cn))
+	}
+	for i := 0; i < MaxBanksPerCore; i++ {
+		cn := base
+		cn.WeightExp = -1
+		require.NoError(t, c.Connect(cn))
+	}
+	neg := base
+	neg.WeightExp = -2
+	require.ErrorIs(t, c.Connect(neg), ErrLimit)
 	require.ErrorIs(t, c.Inject(in, 3, 1), ErrLimit)
 	require.ErrorIs(t, c.Inject(1, 0, 1), ErrConfig)
 	_, err = c.AddProbe(0, Field{Kind: FieldState, Index: 1}, []int{0})

@@ -22,7 +22,8 @@ type core struct {
 	params   [][]int32 // [param][neuron]
 	consts   []int32
 	a        []int32 // dendritic input of the current step
-	banks    []*bank // one accumulator bank per incoming connection
+	banks    []*bank // one per incoming connection
+	nbanks   int     // of which with an accumulator (negative weight exponent)
 	spiked   []int32 // 1 where the neuron spiked this step
 	payload  []int32 // payload of this step's spike (1 for binary), 0 where none
 	fired    []int32 // indices of the neurons that spiked this step, ascending
@@ -36,18 +37,20 @@ type core struct {
 	exec     executor
 	simd     *kernels.Set // the vector kernels, or nil for the portable interpreter
 
-	readsT    bool // some instruction reads t
-	passValid bool // vops hold this step's pass (see compute)
+	events    uint64 // synaptic events delivered this step
+	readsT    bool   // some instruction reads t
+	passValid bool   // vops hold this step's pass (see compute)
 }
 
 // padded is the length of every per-neuron array of a core of n neurons: the vector kernels
 // work in whole multiples of kernels.Lanes, so the last tile runs over a few spare lanes.
 func padded(n int) int { return (n + kernels.Lanes - 1) / kernels.Lanes * kernels.Lanes }
 
-// bank accumulates one connection's weighted spikes for every neuron of the destination core.
+// bank is an incoming connection of a core, with its accumulator when its weight exponent is
+// negative (then the sum is shifted as a whole, rounding toward −∞, as Lava does).
 type bank struct {
 	conn *conn
-	acc  []int32
+	acc  []int32 // nil: the connection adds straight into a, shifted left per synapse
 }
 
 func newCore(idx int, cfg CoreConfig, slots int, simd bool) (*core, error) {

@@ -60,20 +60,21 @@ func (x *conn) store(cn Connection) {
 	}
 }
 
-// deliver adds source neuron s's weighted spike (payload p) to acc, which spans the
-// connection's targets, and returns the number of synapses reached. Targets were checked
-// against len(acc) at load, so the sparse loops index without bounds checks.
-func (x *conn) deliver(acc []int32, s int32, p int32) uint64 {
+// deliver adds source neuron s's weighted spike (payload p), shifted left by shift, to acc,
+// which spans the connection's targets, and returns the number of synapses reached. All
+// arithmetic wraps mod 2^32, so (Σ w·p) << e = Σ (w·p << e). Targets were checked against
+// len(acc) at load, so the sparse loops index without bounds checks.
+func (x *conn) deliver(acc []int32, s int32, p int32, shift uint) uint64 {
 	if x.dense != nil {
 		n := len(acc)
 		row := x.dense[int(s)*n : int(s+1)*n]
-		if p == 1 {
+		if p == 1 && shift == 0 {
 			for j, w := range row {
 				acc[j] += w
 			}
 		} else {
 			for j, w := range row {
-				acc[j] += w * p
+				acc[j] += (w * p) << shift
 			}
 		}
 		return uint64(n)
@@ -81,7 +82,7 @@ func (x *conn) deliver(acc []int32, s int32, p int32) uint64 {
 	i0, i1 := x.index[s], x.index[s+1]
 	base := unsafe.Pointer(unsafe.SliceData(acc))
 	if x.targets != nil {
-		w := x.shared * p
+		w := (x.shared * p) << shift
 		for _, t := range x.targets[i0:i1] {
 			*(*int32)(unsafe.Add(base, uintptr(t)*4)) += w
 		}
@@ -89,7 +90,7 @@ func (x *conn) deliver(acc []int32, s int32, p int32) uint64 {
 	}
 	for _, v := range x.packed[i0:i1] {
 		a := (*int32)(unsafe.Add(base, uintptr(v&0xFFFF)*4))
-		*a += int32(v) >> 16 * p
+		*a += (int32(v) >> 16 * p) << shift
 	}
 	return uint64(i1 - i0)
 }

@@ -18,6 +18,8 @@ package cuba
 
 import (
 	"fmt"
+	"math"
+	"runtime"
 	"math/rand/v2"
 
 	"github.com/lrchip/lrchip/emu"
@@ -33,6 +35,13 @@ type Opts struct {
 	Size    emu.Size
 	// Portable runs the pure-Go interpreter instead of the vector kernels.
 	Portable bool
+	// Neighbors, when > 0, connects each core only to itself and the next Neighbors cores
+	// (a ring), with P applying within that reach: the local connectivity a mapper aims for
+	// on a large chip. 0 connects every core to every core.
+	Neighbors int
+	// Workers steps the chip's cores in parallel (see emu.Opts); default 1, the single-CPU
+	// figure the benchmark reports.
+	Workers int
 }
 
 // Network parameters (see the package comment).
@@ -64,7 +73,10 @@ func Build(o Opts) (*emu.Chip, Info, error) {
 	if o.Size == (emu.Size{}) {
 		o.Size = emu.Prototype
 	}
-	chip, err := emu.New(emu.Opts{Size: o.Size, Portable: o.Portable})
+	if o.Workers == 0 {
+		o.Workers = 1
+	}
+	chip, err := emu.New(emu.Opts{Size: o.Size, Portable: o.Portable, Workers: o.Workers})
 	if err != nil {
 		return nil, Info{}, err
 	}
@@ -105,18 +117,29 @@ func Build(o Opts) (*emu.Chip, Info, error) {
 	}
 	// Per (source core, destination core), one sparse connection from the excitatory neurons
 	// and one from the inhibitory ones, as Brette's Ce and Ci: each has a single weight.
+	// Targets are drawn by geometric skipping, so building costs O(synapses), not O(n²).
+	skip := math.Log1p(-o.P)
 	for s, ns := range sizes {
 		ne := ns * 4 / 5
-		for d, nd := range sizes {
+		for dd := 0; dd < ncores; dd++ {
+			if o.Neighbors > 0 && dd > o.Neighbors {
+				break
+			}
+			d := (s + dd) % ncores
+			nd := sizes[d]
 			for _, part := range []struct {
 				start, count int
 				w            int32
 			}{{0, ne, WExc}, {ne, ns - ne, WInh}} {
-				idx := []int32{0}
+				idx := make([]int32, 1, part.count+1)
 				var tg, w []int32
 				for i := part.start; i < part.start+part.count; i++ {
-					for j := 0; j < nd; j++ {
-						if (s != d || i != j) && rng.Float64() < o.P {
+					for j := -1; ; {
+						j += 1 + int(math.Log(1-rng.Float64())/skip)
+						if j >= nd {
+							break
+						}
+						if s != d || i != j {
 							tg, w = append(tg, int32(j)), append(w, part.w)
 						}
 					}
@@ -132,4 +155,18 @@ func Build(o Opts) (*emu.Chip, Info, error) {
 		}
 	}
 	return chip, info, nil
+}
+
+// FullChip builds the network at the full design's size — 128 cores × 8192 neurons, each
+// core connected to itself and its next 3 cores with about 80 synapses per neuron — and
+// returns the memory statistics after loading (after a GC), to show it fits.
+func FullChip(workers int) (*emu.Chip, Info, runtime.MemStats, error) {
+	n := emu.Full.Cores * emu.Full.NeuronsPerCore
+	chip, info, err := Build(Opts{Neurons: n, Size: emu.Full, Neighbors: 3, P: 80.0 / (4 * float64(emu.Full.NeuronsPerCore)), Workers: workers})
+	var ms runtime.MemStats
+	if err == nil {
+		runtime.GC()
+		runtime.ReadMemStats(&ms)
+	}
+	return chip, info, ms, err
 }

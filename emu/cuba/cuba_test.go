@@ -4,6 +4,8 @@ import (
 	"testing"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/lrchip/lrchip/emu"
 )
 
 // TestActivity checks the network does what the benchmark claims: sustained, irregular
@@ -77,4 +79,47 @@ func BenchmarkCUBA(b *testing.B) {
 			b.ReportMetric(float64(s.SynapticEvents-s0.SynapticEvents)/sec, "synaptic_events/s")
 		})
 	}
+}
+
+// TestParallelIsBitIdentical steps the network with one worker and with several and demands
+// the same state bits and spikes at every step.
+func TestParallelIsBitIdentical(t *testing.T) {
+	one, _, err := Build(Opts{Workers: 1})
+	require.NoError(t, err)
+	many, _, err := Build(Opts{Workers: 4})
+	require.NoError(t, err)
+	for range 300 {
+		one.Step()
+		many.Step()
+		require.Equal(t, one.Stats(), many.Stats())
+	}
+	for c := 0; c < 4; c++ {
+		for n := 0; n < 1000; n += 7 {
+			for _, f := range []emu.Field{{Kind: emu.FieldState, Index: 0}, {Kind: emu.FieldState, Index: 1}, {Kind: emu.FieldInput}} {
+				a, err := one.Read(c, f, n)
+				require.NoError(t, err)
+				b, err := many.Read(c, f, n)
+				require.NoError(t, err)
+				require.Equal(t, a, b)
+			}
+		}
+	}
+}
+
+// TestFullChipFits loads the full design — 128 cores × 8192 neurons, about 80 synapses per
+// neuron — steps it, and checks the memory it takes stays well inside a 24 GiB machine.
+func TestFullChipFits(t *testing.T) {
+	if testing.Short() {
+		t.Skip("loads a million neurons; skipped in -short mode")
+	}
+	chip, info, mem, err := FullChip(1)
+	require.NoError(t, err)
+	for range 5 {
+		chip.Step()
+	}
+	t.Logf("full chip: %d neurons on %d cores, %d synapses, %.2f GiB in use (%.2f GiB from the OS)",
+		info.Neurons, info.Cores, info.Synapses, float64(mem.HeapInuse)/(1<<30), float64(mem.Sys)/(1<<30))
+	require.Equal(t, 128*8192, info.Neurons)
+	require.Less(t, mem.Sys, uint64(24)<<30)
+	require.Greater(t, chip.Stats().Spikes, uint64(0))
 }
