@@ -6,6 +6,7 @@ import (
 	"runtime"
 	"sync"
 
+	"github.com/lrchip/lrchip/emu/internal/kernels"
 	"github.com/lrchip/lrchip/firmware/isa"
 	"github.com/lrchip/lrchip/firmware/syn"
 )
@@ -507,4 +508,13 @@ func checkSparse(cn Connection) error {
 		}
 	}
 	return nil
+}
+
+// KernelName names the executor a chip made with the given Portable setting uses on this
+// machine: "go" for the portable interpreter, else the vector kernel family.
+func KernelName(portable bool) string {
+	if portable || !kernels.Available {
+		return "go"
+	}
+	return kernels.Best().Name
 }

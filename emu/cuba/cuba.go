@@ -19,8 +19,8 @@ package cuba
 import (
 	"fmt"
 	"math"
-	"runtime"
 	"math/rand/v2"
+	"runtime"
 
 	"github.com/lrchip/lrchip/emu"
 	"github.com/lrchip/lrchip/firmware/programs"
