@@ -82,6 +82,21 @@ func execGo(op isa.Opcode, d, a, b, c []int32, n int32) {
 		}
 	case isa.OpSeq, isa.OpSne, isa.OpSlt, isa.OpSle, isa.OpSgt, isa.OpSge:
 		compare(op, d, a[:len(d)], b[:len(d)])
+	case isa.OpShl:
+		a, b = a[:len(d)], b[:len(d)]
+		for i := range d {
+			d[i] = isa.Shl(a[i], b[i])
+		}
+	case isa.OpSra:
+		a, b = a[:len(d)], b[:len(d)]
+		for i := range d {
+			d[i] = isa.Sra(a[i], b[i])
+		}
+	case isa.OpAsh:
+		a, b = a[:len(d)], b[:len(d)]
+		for i := range d {
+			d[i] = isa.Ash(a[i], b[i])
+		}
 	case isa.OpMulZ:
 		a, b = a[:len(d)], b[:len(d)]
 		s := uint(n)
@@ -116,28 +131,39 @@ func execGo(op isa.Opcode, d, a, b, c []int32, n int32) {
 }
 
 func compare(op isa.Opcode, d, a, b []int32) {
-	for i := range d {
-		var r bool
-		switch op {
-		case isa.OpSeq:
-			r = a[i] == b[i]
-		case isa.OpSne:
-			r = a[i] != b[i]
-		case isa.OpSlt:
-			r = a[i] < b[i]
-		case isa.OpSle:
-			r = a[i] <= b[i]
-		case isa.OpSgt:
-			r = a[i] > b[i]
-		default:
-			r = a[i] >= b[i]
+	switch op {
+	case isa.OpSeq:
+		for i := range d {
+			d[i] = b2i(a[i] == b[i])
 		}
-		if r {
-			d[i] = 1
-		} else {
-			d[i] = 0
+	case isa.OpSne:
+		for i := range d {
+			d[i] = b2i(a[i] != b[i])
+		}
+	case isa.OpSlt:
+		for i := range d {
+			d[i] = b2i(a[i] < b[i])
+		}
+	case isa.OpSle:
+		for i := range d {
+			d[i] = b2i(a[i] <= b[i])
+		}
+	case isa.OpSgt:
+		for i := range d {
+			d[i] = b2i(a[i] > b[i])
+		}
+	default:
+		for i := range d {
+			d[i] = b2i(a[i] >= b[i])
 		}
 	}
+}
+
+func b2i(b bool) int32 {
+	if b {
+		return 1
+	}
+	return 0
 }
 
 // execRef runs an instruction through the reference ALU, one neuron at a time.

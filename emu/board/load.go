@@ -13,11 +13,11 @@ import (
 type network struct {
 	name    string
 	chip    *emu.Chip
-	inputs  []int         // size of each input port
-	outputs [][]outBlock  // per output port of the image, its chip output ports
-	probes  []int         // neurons of each probe
-	cores   int           // cores in use
-	buf     []emu.Spike   // scratch
+	inputs  []int          // size of each input port
+	outputs [][]outBlock   // per output port of the image, its chip output ports
+	probes  []int          // neurons of each probe
+	cores   int            // cores in use
+	buf     []emu.Spike    // scratch
 	spikes  []regmap.Spike // scratch
 }
 

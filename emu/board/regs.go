@@ -55,10 +55,10 @@ func (r *regFile) word(off uint32) *uint32 {
 	return (*uint32)(unsafe.Pointer(&r.mem[off&^3]))
 }
 
-func (r *regFile) load(off uint32) uint32       { return atomic.LoadUint32(r.word(off)) }
-func (r *regFile) store(off uint32, v uint32)   { atomic.StoreUint32(r.word(off), v) }
-func (r *regFile) or(off uint32, v uint32)      { atomic.OrUint32(r.word(off), v) }
-func (r *regFile) andNot(off uint32, v uint32)  { atomic.AndUint32(r.word(off), ^v) }
+func (r *regFile) load(off uint32) uint32      { return atomic.LoadUint32(r.word(off)) }
+func (r *regFile) store(off uint32, v uint32)  { atomic.StoreUint32(r.word(off), v) }
+func (r *regFile) or(off uint32, v uint32)     { atomic.OrUint32(r.word(off), v) }
+func (r *regFile) andNot(off uint32, v uint32) { atomic.AndUint32(r.word(off), ^v) }
 func (r *regFile) swap(off uint32, v uint32) uint32 {
 	return atomic.SwapUint32(r.word(off), v)
 }
