@@ -2,6 +2,8 @@ package emu
 
 import (
 	"fmt"
+	"math/bits"
+	"unsafe"
 
 	"github.com/lrchip/lrchip/emu/internal/kernels"
 	"github.com/lrchip/lrchip/firmware/isa"
@@ -21,12 +23,13 @@ type core struct {
 	state    [][]int32 // [reg][neuron]
 	params   [][]int32 // [param][neuron]
 	consts   []int32
-	a        []int32 // dendritic input of the current step
-	banks    []*bank // one per incoming connection
-	nbanks   int     // of which with an accumulator (negative weight exponent)
-	spiked   []int32 // 1 where the neuron spiked this step
-	payload  []int32 // payload of this step's spike (1 for binary), 0 where none
-	fired    []int32 // indices of the neurons that spiked this step, ascending
+	a        []int32  // dendritic input of the current step
+	banks    []*bank  // one per incoming connection
+	nbanks   int      // of which with an accumulator (negative weight exponent)
+	mask     []uint64 // bit i set where neuron i spiked this step
+	maskB    []uint8  // the same memory, by byte, for the kernels
+	payload  []int32  // payload of this step's spike (1 for binary), 0 where none
+	fired    []int32  // indices of the neurons that spiked this step, ascending
 	temps    [isa.NumTemp][TileSize]int32
 	bcast    [][]int32 // tile-sized buffers holding uniform operand values
 	bcastVal []int32   // the value each holds
@@ -66,7 +69,7 @@ func newCore(idx int, cfg CoreConfig, slots int, simd bool) (*core, error) {
 	}
 	n := cfg.Neurons
 	c := &core{idx: idx, prog: p, n: n,
-		a: make([]int32, padded(n)), spiked: make([]int32, padded(n)), payload: make([]int32, padded(n)),
+		a: make([]int32, padded(n)), payload: make([]int32, padded(n)),
 		consts: make([]int32, len(p.Consts))}
 	if len(cfg.Consts) != len(p.Consts) {
 		return nil, fmt.Errorf("core %d: program %q declares %d constants, %d given", idx, p.Name, len(p.Consts), len(cfg.Consts))
@@ -79,6 +82,8 @@ func newCore(idx int, cfg CoreConfig, slots int, simd bool) (*core, error) {
 	if c.params, err = perNeuron(idx, "parameter", p.Params, cfg.Params, n); err != nil {
 		return nil, err
 	}
+	c.mask = make([]uint64, (padded(n)+63)/64)
+	c.maskB = unsafe.Slice((*uint8)(unsafe.Pointer(unsafe.SliceData(c.mask))), len(c.mask)*8)
 	c.srcs = make([][]isa.Reg, len(p.Code))
 	for pc, in := range p.Code {
 		c.srcs[pc] = in.Sources()
@@ -256,8 +261,11 @@ func (c *core) ref(r isa.Reg) ref {
 // compute runs the program over every neuron, tile by tile and, within a tile, instruction by
 // instruction, then lists the neurons that spiked.
 func (c *core) compute(t int32) {
-	clear(c.spiked)
-	clear(c.payload)
+	// Only the neurons that spiked last step have a payload to clear.
+	for _, i := range c.fired {
+		c.payload[i] = 0
+	}
+	clear(c.mask)
 	if !c.passValid {
 		c.uniformPass(t)
 		// A program whose uniform values never involve t follows the same path with the same
@@ -271,59 +279,49 @@ func (c *core) compute(t int32) {
 			a, b, cc := v.srcs[0].tile(lo, hi), v.srcs[1].tile(lo, hi), v.srcs[2].tile(lo, hi)
 			switch v.op {
 			case isa.OpSpk:
-				c.spike(c.spiked[lo:hi], c.payload[lo:hi], a, nil)
+				c.spike(c.maskB[lo/8:hi/8], c.payload[lo:hi], a, nil)
 			case isa.OpSpkG:
-				c.spike(c.spiked[lo:hi], c.payload[lo:hi], a, b)
+				c.spike(c.maskB[lo/8:hi/8], c.payload[lo:hi], a, b)
 			default:
 				c.exec(v.op, v.dst.tile(lo, hi), a, b, cc, v.n)
 			}
 		}
 	}
-	c.fired = appendFired(c.fired[:0], c.spiked[:c.n])
+	c.fired = appendFired(c.fired[:0], c.mask, c.n)
 }
 
-// appendFired appends the indices of the non-zero flags, eight at a time: most neurons do not
-// spike in most steps.
-func appendFired(dst []int32, flags []int32) []int32 {
-	i := 0
-	for ; i+8 <= len(flags); i += 8 {
-		f := flags[i : i+8 : i+8]
-		if f[0]|f[1]|f[2]|f[3]|f[4]|f[5]|f[6]|f[7] == 0 {
-			continue
-		}
-		for j, x := range f {
-			if x != 0 {
-				dst = append(dst, int32(i+j))
+// appendFired appends the indices of the set bits below n, in ascending order.
+func appendFired(dst []int32, mask []uint64, n int) []int32 {
+	for w, bitsw := range mask {
+		for bitsw != 0 {
+			i := w*64 + bits.TrailingZeros64(bitsw)
+			if i >= n {
+				return dst // padding lanes
 			}
-		}
-	}
-	for ; i < len(flags); i++ {
-		if flags[i] != 0 {
 			dst = append(dst, int32(i))
+			bitsw &= bitsw - 1
 		}
 	}
 	return dst
 }
 
-// spike sets the spike outputs where cond is nonzero; the last spike instruction of a step wins.
-func (c *core) spike(spiked, payload, cond, val []int32) {
+// spike records spikes where cond is nonzero: mask bits (lo/8 is where the tile's byte
+// starts) and payloads. The last spike instruction of a step wins.
+func (c *core) spike(mask []uint8, payload, cond, val []int32) {
 	if c.simd != nil {
-		c.simd.Spike(spiked, payload, cond, val)
+		c.simd.Spike(mask, payload, cond, val)
 		return
 	}
-	cond = cond[:len(spiked)]
-	if val == nil {
-		for i, x := range cond {
-			if x != 0 {
-				spiked[i], payload[i] = 1, 1
-			}
-		}
-		return
-	}
-	val = val[:len(spiked)]
+	cond = cond[:len(payload)]
 	for i, x := range cond {
-		if x != 0 {
-			spiked[i], payload[i] = 1, isa.SatPayload(val[i])
+		if x == 0 {
+			continue
+		}
+		mask[i/8] |= 1 << (i % 8)
+		if val == nil {
+			payload[i] = 1
+		} else {
+			payload[i] = isa.SatPayload(val[i])
 		}
 	}
 }

@@ -41,5 +41,9 @@ func newRoot() *cobra.Command {
 		SilenceErrors: true,
 	}
 	root.AddCommand(newConformanceCmd())
+	root.AddCommand(newBenchCmd())
+	root.AddCommand(newPipelineCmd())
+	root.AddCommand(newImageCmd())
+	root.AddCommand(newRunCmd())
 	return root
 }

@@ -20,7 +20,7 @@ type Set struct {
 	sel                                                       func(d, a, b, c *int32, n int)
 	mulz                                                      func(d, a, b *int32, n int, s uint64)
 	sat, wrap                                                 func(d, a *int32, n int, x int32)
-	spike                                                     func(spiked, payload, cond, val *int32, n int, binary bool)
+	spike                                                     func(mask *uint8, payload, cond, val *int32, n int, binary bool)
 }
 
 var avx2 = &Set{Name: "avx2",
@@ -143,18 +143,19 @@ func (k *Set) Exec(op isa.Opcode, d, a, b, c []int32, n int32) bool {
 	return true
 }
 
-// Spike records spikes where cond != 0: spiked = 1 and payload = val saturated to 24 bits,
-// or 1 when val is nil (a binary spike). Lengths as for Exec.
-func (k *Set) Spike(spiked, payload, cond, val []int32) {
-	m := len(spiked)
+// Spike records spikes where cond != 0: it sets the neuron's bit in mask (neuron i of the
+// tile is bit i%8 of mask[i/8]) and payload = val saturated to 24 bits, or 1 when val is nil
+// (a binary spike). Lengths as for Exec; mask has len(payload)/8 bytes.
+func (k *Set) Spike(mask []uint8, payload, cond, val []int32) {
+	m := len(payload)
 	if m == 0 || m%Lanes != 0 {
 		panic("kernels: tile length is not a positive multiple of Lanes")
 	}
-	_, _ = payload[m-1], cond[m-1]
+	_, _ = mask[m/8-1], cond[m-1]
 	if val == nil {
-		k.spike(&spiked[0], &payload[0], &cond[0], &cond[0], m, true)
+		k.spike(&mask[0], &payload[0], &cond[0], &cond[0], m, true)
 		return
 	}
 	_ = val[m-1]
-	k.spike(&spiked[0], &payload[0], &cond[0], &val[0], m, false)
+	k.spike(&mask[0], &payload[0], &cond[0], &val[0], m, false)
 }

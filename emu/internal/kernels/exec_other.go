@@ -20,6 +20,6 @@ func Best() *Set { return nil }
 func (k *Set) Exec(op isa.Opcode, d, a, b, c []int32, n int32) bool { return false }
 
 // Spike is never called where Available is false.
-func (k *Set) Spike(spiked, payload, cond, val []int32) {
+func (k *Set) Spike(mask []uint8, payload, cond, val []int32) {
 	panic("kernels: no vector kernels on this architecture")
 }

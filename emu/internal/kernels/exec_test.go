@@ -60,13 +60,13 @@ func TestSpike(t *testing.T) {
 		t.Run(k.Name, func(t *testing.T) {
 			cond := []int32{0, 1, -5, 0, 7, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 2}
 			val := []int32{9, 9, -9, 9, 1 << 24, 9, 9, -(1 << 24), 0, 0, 0, 0, 0, 0, 0, 4}
-			sp, pay := make([]int32, 16), []int32{0, 0, 0, 3, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0}
-			k.Spike(sp, pay, cond, val)
-			require.Equal(t, []int32{0, 1, 1, 0, 1, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 1}, sp)
+			mask, pay := []uint8{0, 0x40}, []int32{0, 0, 0, 3, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0}
+			k.Spike(mask, pay, cond, val)
+			require.Equal(t, []uint8{0b10010110, 0b11000000}, mask, "bits are ORed in")
 			require.Equal(t, []int32{0, 9, -9, 3, 1<<23 - 1, 0, 0, -(1 << 23), 0, 0, 0, 0, 0, 0, 0, 4}, pay)
-			k.Spike(sp, pay, []int32{1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0}, nil)
+			k.Spike(mask, pay, []int32{1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0}, nil)
 			require.Equal(t, int32(1), pay[0])
-			require.Equal(t, int32(1), sp[0])
+			require.Equal(t, uint8(0b10010111), mask[0])
 		})
 	}
 }

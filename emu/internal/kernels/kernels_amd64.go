@@ -129,10 +129,10 @@ func satAVX2(d *int32, a *int32, n int, lim int32)
 //go:noescape
 func wrapAVX2(d *int32, a *int32, n int, h int32)
 
-// spikeAVX2 records spikes where cond != 0: graded payloads saturate to 24 bits.
+// spikeAVX2 records spikes where cond != 0: mask bits are set, graded payloads saturate to 24 bits.
 //
 //go:noescape
-func spikeAVX2(spiked *int32, payload *int32, cond *int32, val *int32, n int, binary bool)
+func spikeAVX2(mask *uint8, payload *int32, cond *int32, val *int32, n int, binary bool)
 
 // addAVX512 sets d = a + b (wrapping).
 //
@@ -259,7 +259,7 @@ func satAVX512(d *int32, a *int32, n int, lim int32)
 //go:noescape
 func wrapAVX512(d *int32, a *int32, n int, h int32)
 
-// spikeAVX512 records spikes where cond != 0: graded payloads saturate to 24 bits.
+// spikeAVX512 records spikes where cond != 0: mask bits are set, graded payloads saturate to 24 bits.
 //
 //go:noescape
-func spikeAVX512(spiked *int32, payload *int32, cond *int32, val *int32, n int, binary bool)
+func spikeAVX512(mask *uint8, payload *int32, cond *int32, val *int32, n int, binary bool)

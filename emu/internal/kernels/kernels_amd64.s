@@ -586,10 +586,10 @@ wrapAVX2_loop:
 	VZEROUPPER
 	RET
 
-// func spikeAVX2(spiked *int32, payload *int32, cond *int32, val *int32, n int, binary bool)
+// func spikeAVX2(mask *uint8, payload *int32, cond *int32, val *int32, n int, binary bool)
 // Requires: AVX, AVX2
 TEXT ·spikeAVX2(SB), NOSPLIT, $0-41
-	MOVQ     spiked+0(FP), AX
+	MOVQ     mask+0(FP), AX
 	MOVQ     payload+8(FP), CX
 	MOVQ     cond+16(FP), DX
 	MOVQ     val+24(FP), BX
@@ -605,21 +605,21 @@ TEXT ·spikeAVX2(SB), NOSPLIT, $0-41
 	JNE      spike_binary
 
 spike_graded_loop:
-	VMOVDQU   (DX), Y4
-	VMOVDQU   (BX), Y5
-	VPMINSD   Y2, Y5, Y5
-	VPMAXSD   Y3, Y5, Y5
-	VPCMPEQD  Y1, Y4, Y4
-	VMOVDQU   (AX), Y6
-	VMOVDQU   (CX), Y7
-	VPBLENDVB Y4, Y6, Y0, Y6
-	VPBLENDVB Y4, Y7, Y5, Y7
-	VMOVDQU   Y6, (AX)
-	VMOVDQU   Y7, (CX)
-	ADDQ      $0x20, AX
+	VMOVDQU   (DX), Y0
+	VMOVDQU   (BX), Y4
+	VPMINSD   Y2, Y4, Y4
+	VPMAXSD   Y3, Y4, Y4
+	VPCMPEQD  Y1, Y0, Y0
+	VMOVDQU   (CX), Y5
+	VPBLENDVB Y0, Y5, Y4, Y5
+	VMOVDQU   Y5, (CX)
+	VMOVMSKPS Y0, DI
+	NOTL      DI
+	ORB       DI, (AX)
 	ADDQ      $0x20, CX
 	ADDQ      $0x20, DX
 	ADDQ      $0x20, BX
+	ADDQ      $0x01, AX
 	SUBQ      $0x08, SI
 	JG        spike_graded_loop
 	VZEROUPPER
@@ -629,15 +629,15 @@ spike_binary:
 spike_bin_loop:
 	VMOVDQU   (DX), Y2
 	VPCMPEQD  Y1, Y2, Y2
-	VMOVDQU   (AX), Y3
-	VMOVDQU   (CX), Y4
+	VMOVDQU   (CX), Y3
 	VPBLENDVB Y2, Y3, Y0, Y3
-	VPBLENDVB Y2, Y4, Y0, Y4
-	VMOVDQU   Y3, (AX)
-	VMOVDQU   Y4, (CX)
-	ADDQ      $0x20, AX
+	VMOVDQU   Y3, (CX)
+	VMOVMSKPS Y2, BX
+	NOTL      BX
+	ORB       BL, (AX)
 	ADDQ      $0x20, CX
 	ADDQ      $0x20, DX
+	ADDQ      $0x01, AX
 	SUBQ      $0x08, SI
 	JG        spike_bin_loop
 	VZEROUPPER
@@ -1223,10 +1223,10 @@ wrapAVX512_loop:
 	VZEROUPPER
 	RET
 
-// func spikeAVX512(spiked *int32, payload *int32, cond *int32, val *int32, n int, binary bool)
+// func spikeAVX512(mask *uint8, payload *int32, cond *int32, val *int32, n int, binary bool)
 // Requires: AVX, AVX512F
 TEXT ·spikeAVX512(SB), NOSPLIT, $0-41
-	MOVQ       spiked+0(FP), AX
+	MOVQ       mask+0(FP), AX
 	MOVQ       payload+8(FP), CX
 	MOVQ       cond+16(FP), DX
 	MOVQ       val+24(FP), BX
@@ -1242,17 +1242,18 @@ TEXT ·spikeAVX512(SB), NOSPLIT, $0-41
 	JNE        spike512_binary
 
 spike512_graded_loop:
-	VMOVDQU32 (DX), Z3
-	VMOVDQU32 (BX), Z4
-	VPMINSD   Z1, Z4, Z4
-	VPMAXSD   Z2, Z4, Z4
-	VPTESTMD  Z3, Z3, K1
-	VMOVDQU32 Z0, K1, (AX)
-	VMOVDQU32 Z4, K1, (CX)
-	ADDQ      $0x40, AX
+	VMOVDQU32 (DX), Z0
+	VMOVDQU32 (BX), Z3
+	VPMINSD   Z1, Z3, Z3
+	VPMAXSD   Z2, Z3, Z3
+	VPTESTMD  Z0, Z0, K1
+	VMOVDQU32 Z3, K1, (CX)
+	KMOVW     K1, DI
+	ORW       DI, (AX)
 	ADDQ      $0x40, CX
 	ADDQ      $0x40, DX
 	ADDQ      $0x40, BX
+	ADDQ      $0x02, AX
 	SUBQ      $0x10, SI
 	JG        spike512_graded_loop
 	VZEROUPPER
@@ -1262,11 +1263,12 @@ spike512_binary:
 spike512_bin_loop:
 	VMOVDQU32 (DX), Z1
 	VPTESTMD  Z1, Z1, K1
-	VMOVDQU32 Z0, K1, (AX)
 	VMOVDQU32 Z0, K1, (CX)
-	ADDQ      $0x40, AX
+	KMOVW     K1, BX
+	ORW       BX, (AX)
 	ADDQ      $0x40, CX
 	ADDQ      $0x40, DX
+	ADDQ      $0x02, AX
 	SUBQ      $0x10, SI
 	JG        spike512_bin_loop
 	VZEROUPPER

@@ -82,7 +82,8 @@ func compare(name, doc string, f func(x, y, out reg.VecVirtual), invert bool) {
 }
 
 func main() {
-	Package("github.com/lrchip/lrchip/emu/internal/kernels")
+	// No Package(): the signatures use only built-in types, so avo need not load (and
+	// type-check) this package, which would fail whenever a signature changes.
 	ConstraintExpr("amd64")
 
 	binary("addAVX2", "addAVX2 sets d = a + b (wrapping).", func(x, y, o reg.VecVirtual) { VPADDD(y, x, o) })
@@ -256,13 +257,13 @@ func main() {
 		})
 	}
 
-	// spike: where cond != 0, spiked = 1 and payload = val (or 1 when val is nil-equivalent:
-	// the binary form passes binary = 1).
-	TEXT("spikeAVX2", NOSPLIT, "func(spiked, payload, cond, val *int32, n int, binary bool)")
+	// spike: where cond != 0, set the neuron's bit in mask (8 neurons a byte, little-endian)
+	// and payload = val saturated to 24 bits, or 1 for the binary form.
+	TEXT("spikeAVX2", NOSPLIT, "func(mask *uint8, payload, cond, val *int32, n int, binary bool)")
 	Pragma("noescape")
-	Doc("spikeAVX2 records spikes where cond != 0: graded payloads saturate to 24 bits.")
+	Doc("spikeAVX2 records spikes where cond != 0: mask bits are set, graded payloads saturate to 24 bits.")
 	{
-		sp, pay, c, v, n := Load(Param("spiked"), GP64()), Load(Param("payload"), GP64()), Load(Param("cond"), GP64()), Load(Param("val"), GP64()), Load(Param("n"), GP64())
+		mk, pay, c, v, n := Load(Param("mask"), GP64()), Load(Param("payload"), GP64()), Load(Param("cond"), GP64()), Load(Param("val"), GP64()), Load(Param("n"), GP64())
 		bin := Load(Param("binary"), GP8())
 		one, _ := constants()
 		zero, pmax, pmin := YMM(), YMM(), YMM()
@@ -272,32 +273,51 @@ func main() {
 		VPSUBD(one, pmax, pmax)  // 2^23 - 1
 		CMPB(bin, Imm(0))
 		JNE(LabelRef("spike_binary"))
-		loop("spike_graded", n, []reg.Register{sp, pay, c, v}, func() {
-			x, m, s, p, y := YMM(), YMM(), YMM(), YMM(), YMM()
+		Label("spike_graded_loop")
+		{
+			x, m, p, y := YMM(), YMM(), YMM(), YMM()
+			bits := GP32()
 			VMOVDQU(Mem{Base: c}, x)
 			VMOVDQU(Mem{Base: v}, y)
 			VPMINSD(pmax, y, y)
 			VPMAXSD(pmin, y, y)
 			VPCMPEQD(zero, x, m) // keep where cond == 0
-			VMOVDQU(Mem{Base: sp}, s)
 			VMOVDQU(Mem{Base: pay}, p)
-			VPBLENDVB(m, s, one, s)
 			VPBLENDVB(m, p, y, p)
-			VMOVDQU(s, Mem{Base: sp})
 			VMOVDQU(p, Mem{Base: pay})
-		})
+			VMOVMSKPS(m, bits)
+			NOTL(bits)
+			ORB(bits.As8(), Mem{Base: mk})
+			ADDQ(Imm(32), pay)
+			ADDQ(Imm(32), c)
+			ADDQ(Imm(32), v)
+			ADDQ(Imm(1), mk)
+			SUBQ(Imm(8), n)
+			JG(LabelRef("spike_graded_loop"))
+			VZEROUPPER()
+			RET()
+		}
 		Label("spike_binary")
-		loop("spike_bin", n, []reg.Register{sp, pay, c}, func() {
-			x, m, s, p := YMM(), YMM(), YMM(), YMM()
+		Label("spike_bin_loop")
+		{
+			x, m, p := YMM(), YMM(), YMM()
+			bits := GP32()
 			VMOVDQU(Mem{Base: c}, x)
 			VPCMPEQD(zero, x, m)
-			VMOVDQU(Mem{Base: sp}, s)
 			VMOVDQU(Mem{Base: pay}, p)
-			VPBLENDVB(m, s, one, s)
 			VPBLENDVB(m, p, one, p)
-			VMOVDQU(s, Mem{Base: sp})
 			VMOVDQU(p, Mem{Base: pay})
-		})
+			VMOVMSKPS(m, bits)
+			NOTL(bits)
+			ORB(bits.As8(), Mem{Base: mk})
+			ADDQ(Imm(32), pay)
+			ADDQ(Imm(32), c)
+			ADDQ(Imm(1), mk)
+			SUBQ(Imm(8), n)
+			JG(LabelRef("spike_bin_loop"))
+			VZEROUPPER()
+			RET()
+		}
 	}
 
 	avx512()
@@ -536,11 +556,11 @@ func avx512() {
 		})
 	}
 
-	TEXT("spikeAVX512", NOSPLIT, "func(spiked, payload, cond, val *int32, n int, binary bool)")
+	TEXT("spikeAVX512", NOSPLIT, "func(mask *uint8, payload, cond, val *int32, n int, binary bool)")
 	Pragma("noescape")
-	Doc("spikeAVX512 records spikes where cond != 0: graded payloads saturate to 24 bits.")
+	Doc("spikeAVX512 records spikes where cond != 0: mask bits are set, graded payloads saturate to 24 bits.")
 	{
-		sp, pay, c, v, n := Load(Param("spiked"), GP64()), Load(Param("payload"), GP64()), Load(Param("cond"), GP64()), Load(Param("val"), GP64()), Load(Param("n"), GP64())
+		mk, pay, c, v, n := Load(Param("mask"), GP64()), Load(Param("payload"), GP64()), Load(Param("cond"), GP64()), Load(Param("val"), GP64()), Load(Param("n"), GP64())
 		bin := Load(Param("binary"), GP8())
 		one := one512()
 		pmax, pmin := ZMM(), ZMM()
@@ -550,25 +570,46 @@ func avx512() {
 		VPSUBD(one, pmax, pmax)
 		CMPB(bin, Imm(0))
 		JNE(LabelRef("spike512_binary"))
-		loop512("spike512_graded", n, []reg.Register{sp, pay, c, v}, func() {
+		Label("spike512_graded_loop")
+		{
 			x, y := ZMM(), ZMM()
 			k := K()
+			bits := GP32()
 			VMOVDQU32(Mem{Base: c}, x)
 			VMOVDQU32(Mem{Base: v}, y)
 			VPMINSD(pmax, y, y)
 			VPMAXSD(pmin, y, y)
 			VPTESTMD(x, x, k)
-			VMOVDQU32(one, k, Mem{Base: sp})
 			VMOVDQU32(y, k, Mem{Base: pay})
-		})
+			KMOVW(k, bits)
+			ORW(bits.As16(), Mem{Base: mk})
+			ADDQ(Imm(64), pay)
+			ADDQ(Imm(64), c)
+			ADDQ(Imm(64), v)
+			ADDQ(Imm(2), mk)
+			SUBQ(Imm(16), n)
+			JG(LabelRef("spike512_graded_loop"))
+			VZEROUPPER()
+			RET()
+		}
 		Label("spike512_binary")
-		loop512("spike512_bin", n, []reg.Register{sp, pay, c}, func() {
+		Label("spike512_bin_loop")
+		{
 			x := ZMM()
 			k := K()
+			bits := GP32()
 			VMOVDQU32(Mem{Base: c}, x)
 			VPTESTMD(x, x, k)
-			VMOVDQU32(one, k, Mem{Base: sp})
 			VMOVDQU32(one, k, Mem{Base: pay})
-		})
+			KMOVW(k, bits)
+			ORW(bits.As16(), Mem{Base: mk})
+			ADDQ(Imm(64), pay)
+			ADDQ(Imm(64), c)
+			ADDQ(Imm(2), mk)
+			SUBQ(Imm(16), n)
+			JG(LabelRef("spike512_bin_loop"))
+			VZEROUPPER()
+			RET()
+		}
 	}
 }

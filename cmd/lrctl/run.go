@@ -1,0 +1,214 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+
+	"github.com/schollz/progressbar/v3"
+	"github.com/spf13/cobra"
+	"golang.org/x/term"
+
+	"github.com/lrchip/lrchip/emu"
+	"github.com/lrchip/lrchip/firmware/image"
+	"github.com/lrchip/lrchip/network"
+	"github.com/lrchip/lrchip/network/plot"
+	"github.com/lrchip/lrchip/network/run"
+)
+
+func newRunCmd() *cobra.Command {
+	var (
+		device, chip, input, out, format, raster, traces string
+		probes                                           []string
+		steps                                            int
+	)
+	cmd := &cobra.Command{
+		Use:   "run [--device URI] NETWORK --steps N [--input SPIKES] [--probe SPEC]... [--out FILE] [--format csv|json] [--raster FILE] [--plot FILE]",
+		Short: "Run a network (a description or an image) on a chip, with input spikes; write its output spikes and probes",
+		Long: `Runs NETWORK — a network description (YAML or JSON) or a network image (lrctl image
+build) — for N steps on the device, injecting the spikes of the --input file, and writes the
+output spikes and probed values as CSV or JSON to --out (default standard output).
+
+Input spikes, CSV: "step,port,neuron[,payload]" per line (header optional, '#' comments);
+JSON: [{"step": 1, "port": "in", "neuron": 0, "payload": 1}, ...]. A spike given for step s is
+routed in step s; its targets see it in step s+1. Payload defaults to 1.
+
+Output, CSV: "step,kind,name,neuron,value" rows — kind "spike" (name: output port, neuron:
+within the port, value: payload) or "probe" (name: POPULATION:FIELD, neuron: within the
+population). JSON: {"network", "steps", "outputs", "spikes", "probes"}.
+
+--probe POPULATION:FIELD[:NEURONS] records a state register (v), a (the dendritic input) or
+spike (the payload) after every step, e.g. exc:v:0-9 or exc:a (all neurons). Repeatable.
+--raster draws the output spikes, --plot the probed traces, as .svg or .png.`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if steps < 1 {
+				return fmt.Errorf("run: --steps N is required, at least 1")
+			}
+			size, err := network.ParseSize(chip)
+			if err != nil {
+				return err
+			}
+			var specs []run.ProbeSpec
+			for _, p := range probes {
+				sp, err := run.ParseProbe(p)
+				if err != nil {
+					return err
+				}
+				specs = append(specs, sp)
+			}
+			outFmt := run.FormatOf(out)
+			if format != "" {
+				if outFmt, err = run.ParseFormat(format); err != nil {
+					return err
+				}
+			}
+			for _, f := range []string{raster, traces} {
+				if f != "" {
+					if _, err := plot.FormatOf(f); err != nil {
+						return err
+					}
+				}
+			}
+			if traces != "" && len(specs) == 0 {
+				return fmt.Errorf("run: --plot draws probed traces: ask for some with --probe POPULATION:FIELD")
+			}
+			img, err := loadNetwork(args[0], size)
+			if err != nil {
+				return err
+			}
+			var inputs []run.Spike
+			if input != "" {
+				f, err := os.Open(input)
+				if err != nil {
+					return fmt.Errorf("run: %w", err)
+				}
+				inputs, err = run.ReadSpikes(f, run.FormatOf(input))
+				f.Close()
+				if err != nil {
+					return fmt.Errorf("%s: %w", input, err)
+				}
+			}
+			dev, err := openDevice(device, size)
+			if err != nil {
+				return err
+			}
+			defer dev.Close()
+
+			opts := run.Options{Steps: steps, Inputs: inputs, Probes: specs}
+			if bar := progressBar(cmd.ErrOrStderr(), steps); bar != nil {
+				opts.Progress = func(int) { bar.Add(1) }
+				defer bar.Finish()
+			}
+			res, err := run.Run(cmd.Context(), dev, img, opts)
+			if err != nil {
+				if input != "" && errors.Is(err, run.ErrSpikes) {
+					return fmt.Errorf("%s: %w", input, err)
+				}
+				return err
+			}
+			if err := writeResults(res, out, outFmt, cmd.OutOrStdout()); err != nil {
+				return err
+			}
+			if raster != "" {
+				if err := plot.SaveRaster(res, raster); err != nil {
+					return err
+				}
+			}
+			if traces != "" {
+				if err := plot.SaveTraces(res, traces); err != nil {
+					return err
+				}
+			}
+			if out != "" && out != "-" {
+				fmt.Fprintf(cmd.ErrOrStderr(), "ran %d steps on %s — %d output spikes, %d probes; wrote %s\n",
+					steps, device, len(res.Spikes), len(res.Probes), out)
+			}
+			return nil
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&device, "device", "emu:", "device URI (emu: the in-process emulator)")
+	f.StringVar(&chip, "chip", "prototype", "chip size to map a description onto, and of the emulator: prototype, full or CORESxNEURONS")
+	f.IntVar(&steps, "steps", 0, "timesteps to run (required)")
+	f.StringVar(&input, "input", "", "input spikes file (.csv or .json)")
+	f.StringArrayVar(&probes, "probe", nil, "record POPULATION:FIELD[:NEURONS] after every step (repeatable), e.g. exc:v:0-9")
+	f.StringVarP(&out, "out", "o", "", "write the results to this file (default standard output)")
+	f.StringVar(&format, "format", "", "results format: csv or json (default: by --out's extension, else csv)")
+	f.StringVar(&raster, "raster", "", "draw the output spikes into this .svg or .png")
+	f.StringVar(&traces, "plot", "", "draw the probed traces into this .svg or .png")
+	return cmd
+}
+
+// writeResults writes to the file out, or to stdout when out is "" or "-".
+func writeResults(res *run.Result, out string, f run.Format, stdout io.Writer) error {
+	if out == "" || out == "-" {
+		return res.Write(stdout, f)
+	}
+	file, err := os.Create(out)
+	if err != nil {
+		return fmt.Errorf("run: %w", err)
+	}
+	if err := res.Write(file, f); err != nil {
+		file.Close()
+		return err
+	}
+	if err := file.Close(); err != nil {
+		return fmt.Errorf("run: %w", err)
+	}
+	return nil
+}
+
+// loadNetwork reads an image, or a description that it maps onto a chip of the given size.
+func loadNetwork(path string, size emu.Size) (*image.Image, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("run: %w", err)
+	}
+	head := make([]byte, len(image.Magic))
+	n, _ := io.ReadFull(f, head)
+	f.Close()
+	if image.IsImage(head[:n]) {
+		b, err := os.ReadFile(path)
+		if err != nil {
+			return nil, fmt.Errorf("run: %w", err)
+		}
+		img, err := image.Decode(b)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", path, err)
+		}
+		return img, nil
+	}
+	nw, err := network.Load(path)
+	if err != nil {
+		return nil, err
+	}
+	return network.Map(nw, size)
+}
+
+// openDevice opens the chip a URI names. Only the in-process emulator is built in; the driver
+// will route usb:, pcie: and emu:unix: URIs here.
+func openDevice(uri string, size emu.Size) (run.Device, error) {
+	switch uri {
+	case "emu:", "emu":
+		return run.NewEmu(size)
+	}
+	return nil, fmt.Errorf("run: device %q: only the in-process emulator (emu:) is supported by this build", uri)
+}
+
+// progressBar returns a bar on w when w is a terminal, else nil.
+func progressBar(w io.Writer, steps int) *progressbar.ProgressBar {
+	f, ok := w.(*os.File)
+	if !ok || !term.IsTerminal(int(f.Fd())) {
+		return nil
+	}
+	return progressbar.NewOptions(steps,
+		progressbar.OptionSetWriter(f),
+		progressbar.OptionSetDescription("steps"),
+		progressbar.OptionShowCount(),
+		progressbar.OptionThrottle(100_000_000),
+		progressbar.OptionClearOnFinish(),
+		progressbar.OptionSetPredictTime(true),
+	)
+}

@@ -1,0 +1,294 @@
+package network
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+
+	"github.com/lrchip/lrchip/emu"
+	"github.com/lrchip/lrchip/firmware/image"
+	"github.com/lrchip/lrchip/firmware/syn"
+)
+
+// Map validates the network and places it on a chip of the given size (the zero Size means
+// emu.Prototype), returning its image.
+//
+// Placement is simple and deterministic. Populations take cores in the order they are
+// declared, starting at core 0, each on cores of its own (a core runs one program), as few
+// as hold it: a population of n neurons on a chip of m neurons per core takes ⌈n/m⌉ cores,
+// and its neurons are spread evenly over them in order (the first cores get one more neuron
+// when the split is uneven). Inputs become the image's input ports in order.
+//
+// Every connection becomes one image connection (one accumulator bank of the destination
+// core) per pair of source block and destination core: a source population split over k
+// cores feeds each destination core through k banks; an input port is one block. Dense
+// weights stay dense, sparse stay sparse (sparse blocks with no synapse are left out). With
+// a negative weight_exp the chip shifts each bank's sum separately, which rounds differently
+// from shifting the whole sum, so such a connection must have its source on one core.
+//
+// Map fails, wrapping ErrDoesNotFit, when the populations need more cores than the chip has
+// or an input port is larger than a core, and, wrapping ErrFanIn, when a core would need more
+// than emu.MaxBanksPerCore incoming connections; the error says by how much.
+func Map(n *Network, size emu.Size) (*image.Image, error) {
+	if size == (emu.Size{}) {
+		size = emu.Prototype
+	}
+	if size.Cores < 1 || size.NeuronsPerCore < 1 || size.Cores > image.MaxCores || size.NeuronsPerCore > image.MaxNeuronsPerCore {
+		return nil, fmt.Errorf("network: chip size %s: %w (at most %d×%d)", size, ErrRange, image.MaxCores, image.MaxNeuronsPerCore)
+	}
+	c, err := n.compile()
+	if err != nil {
+		return nil, err
+	}
+	per := size.NeuronsPerCore
+	var l errList
+	for i, in := range c.inputs {
+		if in.Size > per {
+			l.add("input", in.Name, i, ErrDoesNotFit, "%d neurons, an input port has at most %d on a %s chip", in.Size, per, size)
+		}
+	}
+	// Placement: segments of each population.
+	segs := make([][]image.Segment, len(c.pops))
+	need := 0
+	var counts []string
+	for i, p := range c.pops {
+		k := (p.size + per - 1) / per
+		base, extra := p.size/k, p.size%k
+		for j := range k {
+			cnt := base
+			if j < extra {
+				cnt++
+			}
+			segs[i] = append(segs[i], image.Segment{Core: need + j, Count: cnt})
+		}
+		need += k
+		counts = append(counts, fmt.Sprintf("%s: %d", p.name, k))
+	}
+	if need > size.Cores {
+		l.add("network", "", 0, ErrDoesNotFit, "needs %d cores, chip has %d: %d too many (cores per population of at most %d neurons: %s)",
+			need, size.Cores, need-size.Cores, per, strings.Join(counts, ", "))
+	}
+	if err := l.err(); err != nil {
+		return nil, err
+	}
+
+	img := &image.Image{Name: c.name}
+	for i, p := range c.pops {
+		img.Pops = append(img.Pops, image.Population{Name: p.name, Size: p.size, Segments: segs[i]})
+		pos := 0
+		for _, s := range segs[i] {
+			img.Cores = append(img.Cores, image.Core{Index: s.Core, Program: p.prog, Neurons: s.Count,
+				Consts: p.consts, Params: sliceRows(p.params, pos, s.Count), State: sliceRows(p.state, pos, s.Count)})
+			pos += s.Count
+		}
+	}
+	for _, in := range c.inputs {
+		img.Inputs = append(img.Inputs, image.Input{Name: in.Name, Size: in.Size})
+	}
+	banks := map[int][]string{} // per destination core, the connections feeding it
+	for i := range c.conns {
+		blocks, err := mapConn(&c.conns[i], i, c, segs)
+		if err != nil {
+			return nil, err
+		}
+		for _, b := range blocks {
+			banks[b.Dst] = append(banks[b.Dst], b.Name)
+		}
+		img.Conns = append(img.Conns, blocks...)
+	}
+	cores := make([]int, 0, len(banks))
+	for k := range banks {
+		cores = append(cores, k)
+	}
+	sort.Ints(cores)
+	for _, k := range cores {
+		if b := banks[k]; len(b) > emu.MaxBanksPerCore {
+			pop, lo, hi := coreRange(img, k)
+			l.add("core", "", k, ErrFanIn, "would need %d incoming connections, limit %d: %d too many (it holds population %q, neurons %d-%d; fed by %s)",
+				len(b), emu.MaxBanksPerCore, len(b)-emu.MaxBanksPerCore, pop, lo, hi-1, countNames(b))
+		}
+	}
+	if err := l.err(); err != nil {
+		return nil, err
+	}
+	for _, o := range c.outputs {
+		img.Outputs = append(img.Outputs, image.Output{Name: o.name, Pop: o.pop, Start: o.start, Count: o.count})
+	}
+	img.Size = image.Size{Cores: need}
+	for _, k := range img.Cores {
+		img.Size.NeuronsPerCore = max(img.Size.NeuronsPerCore, k.Neurons)
+	}
+	for _, in := range img.Inputs {
+		img.Size.NeuronsPerCore = max(img.Size.NeuronsPerCore, in.Size)
+	}
+	if err := img.Validate(); err != nil {
+		return nil, fmt.Errorf("network: mapper produced an invalid image (a bug): %w", err)
+	}
+	return img, nil
+}
+
+// ParseSize reads a chip size: "prototype" (8×1024), "full" (128×8192) or CORESxNEURONS
+// ("4x256"; '×' works too).
+func ParseSize(s string) (emu.Size, error) {
+	switch strings.ToLower(strings.TrimSpace(s)) {
+	case "prototype", "":
+		return emu.Prototype, nil
+	case "full":
+		return emu.Full, nil
+	}
+	a, b, ok := strings.Cut(strings.ReplaceAll(strings.ToLower(s), "×", "x"), "x")
+	var z emu.Size
+	if ok {
+		_, err1 := fmt.Sscanf(a, "%d", &z.Cores)
+		_, err2 := fmt.Sscanf(b, "%d", &z.NeuronsPerCore)
+		ok = err1 == nil && err2 == nil && fmt.Sprintf("%dx%d", z.Cores, z.NeuronsPerCore) == strings.TrimSpace(a)+"x"+strings.TrimSpace(b)
+	}
+	if !ok || z.Cores < 1 || z.NeuronsPerCore < 1 || z.Cores > emu.Full.Cores || z.NeuronsPerCore > emu.Full.NeuronsPerCore {
+		return emu.Size{}, fmt.Errorf("network: chip size %q: %w: want prototype, full or CORESxNEURONS within %s", s, ErrRange, emu.Full)
+	}
+	return z, nil
+}
+
+// coreRange says which population core k holds and which of its neurons.
+func coreRange(img *image.Image, k int) (string, int, int) {
+	for _, p := range img.Pops {
+		pos := 0
+		for _, s := range p.Segments {
+			if s.Core == k {
+				return p.Name, pos, pos + s.Count
+			}
+			pos += s.Count
+		}
+	}
+	return "", 0, 0
+}
+
+// countNames summarises a list of names with repeats: "a (2 blocks), b".
+func countNames(names []string) string {
+	var order []string
+	n := map[string]int{}
+	for _, s := range names {
+		if n[s] == 0 {
+			order = append(order, s)
+		}
+		n[s]++
+	}
+	out := make([]string, len(order))
+	for i, s := range order {
+		out[i] = s
+		if n[s] > 1 {
+			out[i] = fmt.Sprintf("%s ×%d", s, n[s])
+		}
+	}
+	return strings.Join(out, ", ")
+}
+
+func sliceRows(rows [][]int32, lo, n int) [][]int32 {
+	if rows == nil {
+		return nil
+	}
+	out := make([][]int32, len(rows))
+	for i, r := range rows {
+		if r != nil {
+			out[i] = r[lo : lo+n]
+		}
+	}
+	return out
+}
+
+// srcBlock is a run of source neurons on one core or input port.
+type srcBlock struct {
+	kind       image.SourceKind
+	src        int // core or input port
+	start, cnt int // on that core or port
+	off        int // index of its first neuron in the source population or port
+}
+
+// mapConn splits connection i into blocks: one per (source block, destination core).
+func mapConn(x *cconn, i int, c *compiled, segs [][]image.Segment) ([]image.Conn, error) {
+	var srcs []srcBlock
+	if x.fromInput {
+		srcs = []srcBlock{{kind: image.FromInput, src: x.from, cnt: x.fromSize}}
+	} else {
+		off := 0
+		for _, s := range segs[x.from] {
+			srcs = append(srcs, srcBlock{kind: image.FromCore, src: s.Core, start: s.Start, cnt: s.Count, off: off})
+			off += s.Count
+		}
+	}
+	var sparseOf map[[2]int][]int // (source block, destination segment) → synapse indices
+	if x.sparse != nil {
+		sparseOf = groupSparse(x.sparse, srcs, segs[x.to])
+	}
+	var out []image.Conn
+	dstOff := 0
+	for di, d := range segs[x.to] {
+		nblocks := 0
+		for si, s := range srcs {
+			b := image.Conn{Name: x.name, Kind: s.kind, Src: s.src, SrcStart: s.start, SrcCount: s.cnt,
+				Dst: d.Core, DstStart: d.Start, DstCount: d.Count,
+				SignMode: x.mode, WeightBits: x.bits, WeightExp: x.exp, Graded: x.graded}
+			if x.dense != nil {
+				b.Weights = make([]int32, s.cnt*d.Count)
+				for pre := range s.cnt {
+					for post := range d.Count {
+						b.Weights[pre*d.Count+post] = syn.Effective(x.dense.At(dstOff+post, s.off+pre), x.mode, x.bits)
+					}
+				}
+			} else {
+				ks := sparseOf[[2]int{si, di}]
+				if len(ks) == 0 {
+					continue
+				}
+				b.Index = make([]int32, s.cnt+1)
+				for _, k := range ks {
+					b.Index[x.sparse.Pre[k]-s.off+1]++
+				}
+				for j := range s.cnt {
+					b.Index[j+1] += b.Index[j]
+				}
+				b.Targets = make([]int32, len(ks))
+				b.Weights = make([]int32, len(ks))
+				fill := append([]int32(nil), b.Index[:s.cnt]...)
+				for _, k := range ks { // ks is in synapse order, so each source's synapses keep their order
+					j := fill[x.sparse.Pre[k]-s.off]
+					fill[x.sparse.Pre[k]-s.off]++
+					b.Targets[j] = int32(x.sparse.Post[k] - dstOff)
+					b.Weights[j] = syn.Effective(x.sparse.Weights.At(k), x.mode, x.bits)
+				}
+			}
+			out = append(out, b)
+			nblocks++
+		}
+		if x.exp < 0 && nblocks > 1 {
+			return nil, &Error{Kind: "connection", Name: x.name, Index: i, Err: ErrDoesNotFit, Msg: fmt.Sprintf(
+				"weight_exp %d is negative and its source %q spans %d cores: each core's bank would be shifted (and rounded) separately, "+
+					"which is not one Dense; use weight_exp ≥ 0, or a chip with more neurons per core", x.exp, c.pops[x.from].name, len(srcs))}
+		}
+		dstOff += d.Count
+	}
+	return out, nil
+}
+
+// groupSparse assigns each synapse to its (source block, destination segment), keeping the
+// synapses' order within each group.
+func groupSparse(s *Sparse, srcs []srcBlock, dst []image.Segment) map[[2]int][]int {
+	blockOf := func(i int, starts []int) int {
+		return sort.Search(len(starts), func(j int) bool { return starts[j] > i }) - 1
+	}
+	var srcStarts, dstStarts []int
+	for _, b := range srcs {
+		srcStarts = append(srcStarts, b.off)
+	}
+	pos := 0
+	for _, d := range dst {
+		dstStarts = append(dstStarts, pos)
+		pos += d.Count
+	}
+	out := map[[2]int][]int{}
+	for k := range s.Pre {
+		key := [2]int{blockOf(s.Pre[k], srcStarts), blockOf(s.Post[k], dstStarts)}
+		out[key] = append(out[key], k)
+	}
+	return out
+}
