@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"runtime"
+	"slices"
 	"sync"
 
 	"github.com/lrchip/lrchip/emu/internal/kernels"
@@ -113,6 +114,7 @@ func (in *input) publish() {
 		in.payload[i] = 0
 	}
 	in.fired = append(in.fired[:0], in.pending...)
+	slices.Sort(in.fired) // routing finds a connection's sources by binary search
 	for _, i := range in.pending {
 		in.payload[i] = in.pendPay[i]
 		in.pendSet[i] = false
@@ -463,11 +465,12 @@ func (k *core) accumulate() (events uint64) {
 		} else {
 			shift = uint(x.exp)
 		}
+		// fired is ascending: the spikes of this connection's sources are one run of it, found
+		// by binary search rather than tested one by one.
 		lo, hi := int32(x.SrcStart), int32(x.SrcStart+x.SrcCount)
-		for _, s := range fired {
-			if s < lo || s >= hi {
-				continue
-			}
+		i0, _ := slices.BinarySearch(fired, lo)
+		i1, _ := slices.BinarySearch(fired, hi)
+		for _, s := range fired[i0:i1] {
 			p := int32(1)
 			if x.Graded {
 				p = x.pay[s]

@@ -107,7 +107,7 @@ func testSparseEqualsDense(t *testing.T, shared bool) {
 		require.NoError(t, err)
 		r := rand.New(rand.NewPCG(1, 1))
 		for range 20 {
-			for i := 0; i < ns; i++ {
+			for _, i := range r.Perm(ns) { // injection order must not matter
 				if r.IntN(3) == 0 {
 					require.NoError(t, c.Inject(in, i, int32(r.IntN(2000))-1000))
 				}
@@ -176,4 +176,46 @@ func TestConfigErrors(t *testing.T) {
 	require.ErrorIs(t, err, ErrConfig)
 	_, err = c.AddOutput(0, 1, 2)
 	require.ErrorIs(t, err, ErrConfig)
+}
+
+// TestInjectionOrderDoesNotMatter injects the same spikes in ascending and in shuffled order,
+// through two connections that each take part of the port, and demands the same input.
+func TestInjectionOrderDoesNotMatter(t *testing.T) {
+	run := func(shuffle bool) [][]int32 {
+		c, err := New(Opts{})
+		require.NoError(t, err)
+		require.NoError(t, c.SetCore(0, CoreConfig{Program: relay, Neurons: 4}))
+		in, err := c.AddInput(64)
+		require.NoError(t, err)
+		for _, half := range []int{0, 32} {
+			w := make([]int32, 32*4)
+			for i := range w {
+				w[i] = int32(2 * (i%7 + 1))
+			}
+			require.NoError(t, c.Connect(Connection{Kind: FromInput, Src: in, SrcStart: half, SrcCount: 32, Dst: 0, DstCount: 4,
+				Weights: w, SignMode: syn.Mixed, WeightBits: 8}))
+		}
+		pr, err := c.AddProbe(0, Field{Kind: FieldInput}, []int{0, 1, 2, 3})
+		require.NoError(t, err)
+		r, sh := rand.New(rand.NewPCG(5, 5)), rand.New(rand.NewPCG(6, 6))
+		for range 10 {
+			var spikes []int
+			for i := 0; i < 64; i++ {
+				if r.IntN(2) == 0 {
+					spikes = append(spikes, i)
+				}
+			}
+			if shuffle {
+				sh.Shuffle(len(spikes), func(i, j int) { spikes[i], spikes[j] = spikes[j], spikes[i] })
+			}
+			for _, i := range spikes {
+				require.NoError(t, c.Inject(in, i, 1))
+			}
+			c.Step()
+		}
+		d, err := c.ProbeData(pr)
+		require.NoError(t, err)
+		return d
+	}
+	require.Equal(t, run(false), run(true))
 }
