@@ -334,6 +334,11 @@ func (r *Ring) Fd() int { return r.fd }
 // Path returns the file the ring lives in, "" for a memfd or plain memory.
 func (r *Ring) Path() string { return r.path }
 
+// Mem returns the whole mapping — header and data area — so that it can be registered with
+// a device (a GPU's cuMemHostRegister) that reads and writes records in place. It is valid
+// until Close; writing the header through it breaks the ring's protocol.
+func (r *Ring) Mem() []byte { return r.mem }
+
 // Capacity returns the size of the data area in bytes.
 func (r *Ring) Capacity() int { return int(r.cap) }
 
