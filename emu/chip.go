@@ -423,6 +423,24 @@ func (c *Chip) Step() {
 	}
 }
 
+// span returns the run [i0, i1) of the ascending list fired whose values lie in [lo, hi): by
+// a linear scan for the short lists of most steps, by binary search for long ones.
+func span(fired []int32, lo, hi int32) (i0, i1 int) {
+	if len(fired) > 32 {
+		i0, _ = slices.BinarySearch(fired, lo)
+		i1, _ = slices.BinarySearch(fired[i0:], hi)
+		return i0, i0 + i1
+	}
+	for i0 < len(fired) && fired[i0] < lo {
+		i0++
+	}
+	i1 = i0
+	for i1 < len(fired) && fired[i1] < hi {
+		i1++
+	}
+	return i0, i1
+}
+
 // parallel runs f on every configured core, spread over the chip's workers, and returns when
 // all are done: the barrier between the phases of a step. Each call touches only its own
 // core's state, so the order does not matter.
@@ -468,8 +486,7 @@ func (k *core) accumulate() (events uint64) {
 		// fired is ascending: the spikes of this connection's sources are one run of it, found
 		// by binary search rather than tested one by one.
 		lo, hi := int32(x.SrcStart), int32(x.SrcStart+x.SrcCount)
-		i0, _ := slices.BinarySearch(fired, lo)
-		i1, _ := slices.BinarySearch(fired, hi)
+		i0, i1 := span(fired, lo, hi)
 		for _, s := range fired[i0:i1] {
 			p := int32(1)
 			if x.Graded {

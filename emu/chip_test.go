@@ -219,3 +219,27 @@ func TestInjectionOrderDoesNotMatter(t *testing.T) {
 	}
 	require.Equal(t, run(false), run(true))
 }
+
+func TestSpan(t *testing.T) {
+	rng := rand.New(rand.NewPCG(9, 9))
+	for range 500 {
+		n := rng.IntN(80)
+		var fired []int32
+		for i := int32(0); len(fired) < n; i += 1 + int32(rng.IntN(5)) {
+			fired = append(fired, i)
+		}
+		lo := int32(rng.IntN(200))
+		hi := lo + int32(rng.IntN(100))
+		i0, i1 := span(fired, lo, hi)
+		var want []int32
+		for _, f := range fired {
+			if f >= lo && f < hi {
+				want = append(want, f)
+			}
+		}
+		require.Equal(t, len(want), i1-i0)
+		if len(want) > 0 {
+			require.Equal(t, want, fired[i0:i1])
+		}
+	}
+}
