@@ -172,6 +172,8 @@ type Chip struct {
 	simd    bool
 	workers int
 	active  []*core // configured cores, in index order
+	// synDirty says sparse connections were added since the synapse memory was laid out.
+	synDirty bool
 }
 
 // Stats returns the work counters.
@@ -283,6 +285,9 @@ func (c *Chip) Connect(cn Connection) error {
 		b.acc = make([]int32, cn.DstCount)
 	}
 	x.store(cn)
+	if x.layout != layoutDense {
+		c.synDirty = true
+	}
 	dst.banks = append(dst.banks, b)
 	return nil
 }
@@ -392,6 +397,10 @@ func (c *Chip) Read(core int, f Field, n int) (int32, error) {
 // its dendritic input and runs its program over all its neurons; the spikes it emits, and the
 // host's injected spikes, are routed for the next step.
 func (c *Chip) Step() {
+	if c.synDirty {
+		c.layoutSynapses()
+		c.synDirty = false
+	}
 	c.t++
 	c.stats.Steps++
 	c.parallel(func(k *core) { k.events = k.accumulate() })

@@ -243,3 +243,50 @@ func TestSpan(t *testing.T) {
 		}
 	}
 }
+
+// TestRelayoutKeepsSynapses adds a sparse connection after the chip has stepped (so the
+// synapse memory is laid out again) and checks it behaves as if both were there from the start.
+func TestRelayoutKeepsSynapses(t *testing.T) {
+	mk := func(first bool) *Chip {
+		c, err := New(Opts{})
+		require.NoError(t, err)
+		require.NoError(t, c.SetCore(0, CoreConfig{Program: relay, Neurons: 8}))
+		_, err = c.AddInput(4)
+		require.NoError(t, err)
+		return c
+	}
+	a := Connection{Kind: FromInput, SrcCount: 4, DstCount: 8, Index: []int32{0, 2, 3, 3, 5},
+		Targets: []int32{1, 7, 0, 3, 4}, Weights: []int32{10, -20, 30, 40, -50}, SignMode: syn.Mixed, WeightBits: 8}
+	b := Connection{Kind: FromInput, SrcStart: 2, SrcCount: 2, DstCount: 8, Index: []int32{0, 1, 3},
+		Targets: []int32{5, 5, 6}, Weights: []int32{8, 8, 8}, SignMode: syn.Mixed, WeightBits: 8, WeightExp: 1}
+	late, early := mk(true), mk(false)
+	require.NoError(t, late.Connect(a))
+	late.Step()
+	require.NoError(t, late.Connect(b))
+	require.NoError(t, early.Connect(a))
+	require.NoError(t, early.Connect(b))
+	early.Step()
+	var got, want [][]int32
+	for step := 0; step < 6; step++ {
+		for _, c := range []*Chip{late, early} {
+			for i := 0; i < 4; i++ {
+				if (i+step)%2 == 0 {
+					require.NoError(t, c.Inject(0, i, 1))
+				}
+			}
+			c.Step()
+		}
+		row := func(c *Chip) []int32 {
+			var r []int32
+			for n := 0; n < 8; n++ {
+				v, err := c.Read(0, Field{Kind: FieldInput}, n)
+				require.NoError(t, err)
+				r = append(r, v)
+			}
+			return r
+		}
+		got, want = append(got, row(late)), append(want, row(early))
+	}
+	require.Equal(t, want, got)
+	require.NotEqual(t, make([]int32, 8), got[3], "the test should see some input")
+}

@@ -6,26 +6,45 @@ import (
 	"github.com/lrchip/lrchip/firmware/syn"
 )
 
-// conn is a loaded connection. Its synapses are kept in the most compact of three layouts,
-// because delivering spikes is limited by how much synapse memory it touches:
-//   - dense: an effective weight per (source, target), [src][dst];
-//   - sparse: per source row, packed words target | weight<<16 (effective weights fit in
-//     9 bits and targets in 13);
-//   - sparse with one shared weight: per source row, 16-bit targets only.
-//
-// All three give the same sums; the layout is invisible outside the emulator.
+// Synapse layouts. Delivering spikes is limited by how much synapse memory it touches, so a
+// connection keeps the most compact layout its weights allow; all give the same sums, and the
+// layout is invisible outside the emulator.
+const (
+	layoutDense  = iota // an effective weight per (source, target), [src][dst]
+	layoutPacked        // sparse: per source row, (16-bit target, 16-bit weight) pairs
+	layoutShared        // sparse, one weight for the whole connection: 16-bit targets only
+)
+
+// conn is a loaded connection.
 type conn struct {
 	Connection // settings; its Weights, Index and Targets are dropped after load
 	exp        int
 	src        *[]int32 // fired list of the source
 	pay        []int32  // payload array of the source
 
-	dense   []int32
-	index   []int32  // sparse: row offsets
-	packed  []uint32 // sparse: target | weight<<16
-	targets []uint16 // sparse with a shared weight
-	shared  int32
+	layout int
+	dense  []int32
+	shared int32 // layoutShared: the effective weight
+	// Sparse rows: until the chip lays out its synapse memory (Chip.layoutSynapses), row i
+	// of the connection is index[i]:index[i+1] of units (targets, or target/weight pairs as
+	// two units each). After layout both are nil and the rows live in grp.
+	index []int32
+	units []uint16
+	grp   *srcGroup
+	slot  int
 }
+
+// srcGroup holds the sparse synapses of every connection from one source (a core or an input
+// port), interleaved by source neuron: the rows a spike reads, one per connection it feeds,
+// sit next to each other, and so do their table entries. A spike then touches a line of table
+// and one contiguous run of synapses, instead of a pair of scattered lines per connection.
+type srcGroup struct {
+	slots int
+	rows  []synRow // [source neuron × slot]
+	data  []uint16 // the rows; rows of pairs start at even offsets
+}
+
+type synRow struct{ off, n int32 } // offset in data, number of synapses
 
 // store converts the weights to their effective values and picks the layout.
 func (x *conn) store(cn Connection) {
@@ -35,39 +54,58 @@ func (x *conn) store(cn Connection) {
 	}
 	x.Weights, x.Index, x.Targets = nil, nil, nil
 	if cn.Index == nil {
-		x.dense = eff
+		x.layout, x.dense = layoutDense, eff
 		return
 	}
-	x.index = append([]int32(nil), cn.Index...)
-	uniform := true
+	uniform := len(eff) > 0
 	for _, w := range eff {
 		if w != eff[0] {
 			uniform = false
 			break
 		}
 	}
-	if uniform && len(eff) > 0 {
-		x.shared = eff[0]
-		x.targets = make([]uint16, len(cn.Targets))
+	x.index = append([]int32(nil), cn.Index...)
+	if uniform {
+		x.layout, x.shared = layoutShared, eff[0]
+		x.units = make([]uint16, len(cn.Targets))
 		for i, t := range cn.Targets {
-			x.targets[i] = uint16(t)
+			x.units[i] = uint16(t)
 		}
 		return
 	}
-	x.packed = make([]uint32, len(cn.Targets))
+	x.layout = layoutPacked
+	x.units = make([]uint16, 2*len(cn.Targets))
 	for i, t := range cn.Targets {
-		x.packed[i] = uint32(t) | uint32(eff[i])<<16
+		x.units[2*i], x.units[2*i+1] = uint16(t), uint16(eff[i])
 	}
 }
 
-// deliver adds source neuron s's weighted spike (payload p), shifted left by shift, to acc,
+// width is the number of 16-bit units per synapse of a sparse layout.
+func (x *conn) width() int32 {
+	if x.layout == layoutPacked {
+		return 2
+	}
+	return 1
+}
+
+// row returns sparse row rel (relative to SrcStart) as 16-bit units, and its synapse count.
+func (x *conn) row(rel int32) ([]uint16, int32) {
+	if x.grp != nil {
+		r := x.grp.rows[int(x.SrcStart+int(rel))*x.grp.slots+x.slot]
+		return x.grp.data[r.off : r.off+r.n*x.width()], r.n
+	}
+	i0, i1 := x.index[rel], x.index[rel+1]
+	return x.units[i0*x.width() : i1*x.width()], i1 - i0
+}
+
+// deliver adds source neuron rel's weighted spike (payload p), shifted left by shift, to acc,
 // which spans the connection's targets, and returns the number of synapses reached. All
 // arithmetic wraps mod 2^32, so (Σ w·p) << e = Σ (w·p << e). Targets were checked against
 // len(acc) at load, so the sparse loops index without bounds checks.
-func (x *conn) deliver(acc []int32, s int32, p int32, shift uint) uint64 {
-	if x.dense != nil {
+func (x *conn) deliver(acc []int32, rel int32, p int32, shift uint) uint64 {
+	if x.layout == layoutDense {
 		n := len(acc)
-		row := x.dense[int(s)*n : int(s+1)*n]
+		row := x.dense[int(rel)*n : int(rel+1)*n]
 		if p == 1 && shift == 0 {
 			for j, w := range row {
 				acc[j] += w
@@ -79,11 +117,11 @@ func (x *conn) deliver(acc []int32, s int32, p int32, shift uint) uint64 {
 		}
 		return uint64(n)
 	}
-	i0, i1 := x.index[s], x.index[s+1]
+	units, n := x.row(rel)
 	base := unsafe.Pointer(unsafe.SliceData(acc))
-	if x.targets != nil {
+	if x.layout == layoutShared {
 		w := (x.shared * p) << shift
-		ts := x.targets[i0:i1]
+		ts := units
 		// Unrolled by four: the loop is a chain of independent read-modify-writes.
 		for len(ts) >= 4 {
 			t := ts[:4:4]
@@ -96,11 +134,79 @@ func (x *conn) deliver(acc []int32, s int32, p int32, shift uint) uint64 {
 		for _, t := range ts {
 			*(*int32)(unsafe.Add(base, uintptr(t)*4)) += w
 		}
-		return uint64(i1 - i0)
+		return uint64(n)
 	}
-	for _, v := range x.packed[i0:i1] {
-		a := (*int32)(unsafe.Add(base, uintptr(v&0xFFFF)*4))
-		*a += (int32(v) >> 16 * p) << shift
+	for i := 0; i+1 < len(units); i += 2 {
+		a := (*int32)(unsafe.Add(base, uintptr(units[i])*4))
+		*a += (int32(int16(units[i+1])) * p) << shift
 	}
-	return uint64(i1 - i0)
+	return uint64(n)
+}
+
+// layoutSynapses rebuilds the interleaved synapse memory of every source: for each source
+// neuron, the rows of all the sparse connections it feeds, one after the other. It runs before
+// the first step after connections change.
+func (c *Chip) layoutSynapses() {
+	type key struct {
+		kind SourceKind
+		src  int
+	}
+	groups := map[key][]*conn{}
+	var order []key
+	srcN := map[key]int{}
+	for _, k := range c.cores {
+		if k == nil {
+			continue
+		}
+		for _, b := range k.banks {
+			x := b.conn
+			if x.layout == layoutDense {
+				continue
+			}
+			kk := key{x.Kind, x.Src}
+			if _, ok := groups[kk]; !ok {
+				order = append(order, kk)
+			}
+			groups[kk] = append(groups[kk], x)
+			srcN[kk] = max(srcN[kk], x.SrcStart+x.SrcCount)
+		}
+	}
+	for _, kk := range order {
+		conns := groups[kk]
+		n := srcN[kk]
+		g := &srcGroup{slots: len(conns), rows: make([]synRow, n*len(conns))}
+		total := 0
+		for _, x := range conns {
+			_, cnt := x.counts()
+			total += int(cnt*x.width()) + x.SrcCount // room for padding to even offsets
+		}
+		g.data = make([]uint16, 0, total)
+		for i := 0; i < n; i++ {
+			for slot, x := range conns {
+				if i < x.SrcStart || i >= x.SrcStart+x.SrcCount {
+					continue
+				}
+				units, cnt := x.row(int32(i - x.SrcStart))
+				if x.width() == 2 && len(g.data)%2 == 1 {
+					g.data = append(g.data, 0)
+				}
+				g.rows[i*g.slots+slot] = synRow{off: int32(len(g.data)), n: cnt}
+				g.data = append(g.data, units...)
+			}
+		}
+		for slot, x := range conns {
+			x.grp, x.slot, x.index, x.units = g, slot, nil, nil
+		}
+	}
+}
+
+// counts returns the number of source rows and synapses of a sparse connection.
+func (x *conn) counts() (rows int, synapses int32) {
+	if x.grp == nil {
+		return x.SrcCount, x.index[x.SrcCount]
+	}
+	for i := 0; i < x.SrcCount; i++ {
+		synapses += x.grp.rows[(x.SrcStart+i)*x.grp.slots+x.slot].n
+	}
+	return x.SrcCount, synapses
 }
