@@ -41,6 +41,12 @@ func newRoot() *cobra.Command {
 		SilenceErrors: true,
 	}
 	root.AddCommand(newConformanceCmd())
+	root.AddCommand(newListCmd())
+	root.AddCommand(newInfoCmd())
+	root.AddCommand(newLoadCmd())
+	root.AddCommand(newSensorsCmd())
+	root.AddCommand(newEmuCmd())
+	root.AddCommand(newValidateCmd())
 	root.AddCommand(newBenchCmd())
 	root.AddCommand(newPipelineCmd())
 	root.AddCommand(newImageCmd())

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -10,6 +11,7 @@ import (
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
 
+	"github.com/lrchip/lrchip/driver"
 	"github.com/lrchip/lrchip/emu"
 	"github.com/lrchip/lrchip/firmware/image"
 	"github.com/lrchip/lrchip/network"
@@ -90,7 +92,7 @@ spike (the payload) after every step, e.g. exc:v:0-9 or exc:a (all neurons). Rep
 					return fmt.Errorf("%s: %w", input, err)
 				}
 			}
-			dev, err := openDevice(device, size)
+			dev, uri, err := openDevice(cmd.Context(), device, size, cmd.ErrOrStderr())
 			if err != nil {
 				return err
 			}
@@ -123,13 +125,13 @@ spike (the payload) after every step, e.g. exc:v:0-9 or exc:a (all neurons). Rep
 			}
 			if out != "" && out != "-" {
 				fmt.Fprintf(cmd.ErrOrStderr(), "ran %d steps on %s — %d output spikes, %d probes; wrote %s\n",
-					steps, device, len(res.Spikes), len(res.Probes), out)
+					steps, uri, len(res.Spikes), len(res.Probes), out)
 			}
 			return nil
 		},
 	}
 	f := cmd.Flags()
-	f.StringVar(&device, "device", "emu:", "device URI (emu: the in-process emulator)")
+	f.StringVar(&device, "device", "", "device URI (emu:, emu:unix:PATH, usb:..., pcie:...); default: the first board, else emu:")
 	f.StringVar(&chip, "chip", "prototype", "chip size to map a description onto, and of the emulator: prototype, full or CORESxNEURONS")
 	f.IntVar(&steps, "steps", 0, "timesteps to run (required)")
 	f.StringVar(&input, "input", "", "input spikes file (.csv or .json)")
@@ -187,14 +189,31 @@ func loadNetwork(path string, size emu.Size) (*image.Image, error) {
 	return network.Map(nw, size)
 }
 
-// openDevice opens the chip a URI names. Only the in-process emulator is built in; the driver
-// will route usb:, pcie: and emu:unix: URIs here.
-func openDevice(uri string, size emu.Size) (run.Device, error) {
+// openDevice opens the chip a URI names: the in-process emulator directly (at the --chip
+// size), anything else through the driver. No URI means the first board found, else the
+// in-process emulator, which is said once on note.
+func openDevice(ctx context.Context, uri string, size emu.Size, note io.Writer) (run.Device, string, error) {
+	if uri == "" {
+		u, fallback, err := driver.DefaultURI(ctx, driver.ListOpts{})
+		if err != nil {
+			return nil, "", err
+		}
+		if fallback {
+			fmt.Fprintln(note, "lrctl: no board found; using the in-process emulator (emu:)")
+			u = "emu:"
+		}
+		uri = u
+	}
 	switch uri {
 	case "emu:", "emu":
-		return run.NewEmu(size)
+		d, err := run.NewEmu(size)
+		return d, "emu:", err
 	}
-	return nil, fmt.Errorf("run: device %q: only the in-process emulator (emu:) is supported by this build", uri)
+	d, err := driver.Open(ctx, uri, driver.Opts{})
+	if err != nil {
+		return nil, "", err
+	}
+	return driver.NewStepper(ctx, d), uri, nil
 }
 
 // progressBar returns a bar on w when w is a terminal, else nil.

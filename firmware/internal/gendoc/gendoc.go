@@ -15,10 +15,14 @@ import (
 
 // Blocks returns every generated block by name.
 func Blocks() map[string]string {
-	return map[string]string{
+	b := map[string]string{
 		"isa-opcodes":   opcodeTable(),
 		"isa-registers": registerTable(),
 	}
+	for k, v := range regmapBlocks() {
+		b[k] = v
+	}
+	return b
 }
 
 var shapeSyntax = map[isa.Shape]string{

@@ -1,0 +1,101 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/lrchip/lrchip/driver"
+	"github.com/lrchip/lrchip/emu"
+	"github.com/lrchip/lrchip/emu/board"
+)
+
+func newEmuCmd() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "emu",
+		Short: "Run the emulated board",
+	}
+	cmd.AddCommand(newEmuServeCmd())
+	return cmd
+}
+
+func newEmuServeCmd() *cobra.Command {
+	var socket, size string
+	var serial uint64
+	cmd := &cobra.Command{
+		Use:   "serve [--socket PATH] [--size CORESxNEURONS] [--serial N]",
+		Short: "Serve an emulated board on a Unix socket until interrupted",
+		Long: `Runs the emulated board as its own process, the stand-in for a board in another address
+space: hosts attach with the device URI emu:unix:PATH and talk to it through shared memory (its
+register file and rings, passed over the socket) as they would to a board. It serves one host at a
+time; the board's state (network, timestep, flash) stays between hosts. The socket defaults to
+emu0.sock (emu1.sock, ... if taken) in the run directory ($LRCHIP_RUN_DIR, else
+$XDG_RUNTIME_DIR/lrchip, else /run/lrchip), where lrctl list finds it.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			var opts board.Opts
+			if size != "" {
+				s, err := parseSize(size)
+				if err != nil {
+					return err
+				}
+				opts.Size = s
+			}
+			opts.Serial = serial
+			b, err := board.New(opts)
+			if err != nil {
+				return err
+			}
+			defer b.Close()
+			path := socket
+			if path == "" {
+				if path, err = freeSocket(driver.RunDir()); err != nil {
+					return err
+				}
+			}
+			ln, err := board.Listen(path)
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "serving %s on emu:unix:%s\n", b, path)
+			return b.ServeUnix(ctxOf(cmd), ln)
+		},
+	}
+	cmd.Flags().StringVar(&socket, "socket", "", "socket path (default: emuN.sock in the run directory)")
+	cmd.Flags().StringVar(&size, "size", "", "chip size CORESxNEURONS (default 8x1024, the prototype)")
+	cmd.Flags().Uint64Var(&serial, "serial", 0, "serial number (default 1)")
+	return cmd
+}
+
+// freeSocket returns the first emuN.sock in dir that no live server answers on.
+func freeSocket(dir string) (string, error) {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return "", err
+	}
+	for i := 0; i < 100; i++ {
+		p := filepath.Join(dir, "emu"+strconv.Itoa(i)+".sock")
+		if _, err := os.Lstat(p); err != nil {
+			return p, nil
+		}
+		if _, err := driver.Query(context.Background(), p, 200*time.Millisecond); err != nil {
+			return p, nil // a stale socket: Listen replaces it
+		}
+	}
+	return "", fmt.Errorf("emu serve: no free emuN.sock in %s", dir)
+}
+
+func parseSize(s string) (emu.Size, error) {
+	a, b, ok := strings.Cut(strings.ToLower(strings.ReplaceAll(s, "×", "x")), "x")
+	c, err1 := strconv.Atoi(a)
+	n, err2 := strconv.Atoi(b)
+	if !ok || err1 != nil || err2 != nil {
+		return emu.Size{}, fmt.Errorf("emu serve: size %q is not CORESxNEURONS (8x1024, say)", s)
+	}
+	return emu.Size{Cores: c, NeuronsPerCore: n}, nil
+}

@@ -1,0 +1,458 @@
+package driver
+
+import (
+	"context"
+	"errors"
+	"hash/crc32"
+	"time"
+
+	"github.com/lrchip/lrchip/firmware/image"
+	"github.com/lrchip/lrchip/firmware/regmap"
+	"github.com/lrchip/lrchip/runtime/ring"
+)
+
+// Spike is one spike. For Inject, Port is an input port and Timestep the step in which the
+// port emits it (0: the next step); it reaches its targets one step later. From Read, Port
+// is an output port and Timestep the step in which it fired.
+type Spike struct {
+	Port     int    `json:"port"`
+	Neuron   int    `json:"neuron"`
+	Payload  int32  `json:"payload"`
+	Timestep uint64 `json:"timestep"`
+}
+
+// ProbeSample is one step's values of a probe, one per probed neuron.
+type ProbeSample struct {
+	Probe    int     `json:"probe"`
+	Timestep uint64  `json:"timestep"`
+	Values   []int32 `json:"values"`
+}
+
+// Output is what the device emitted since the last Read.
+type Output struct {
+	Spikes  []Spike       `json:"spikes"`
+	Probes  []ProbeSample `json:"probes"`
+	Dropped uint64        `json:"dropped"` // records dropped because Opts.OutputLimit was reached
+}
+
+// Event is something the board reported on its own (throttling, a reset, dropped input...).
+type Event struct {
+	Code     regmap.EventCode `json:"-"`
+	Name     string           `json:"event"`
+	Arg      uint32           `json:"arg"`
+	Timestep uint64           `json:"timestep"`
+	Value    int64            `json:"value"`
+}
+
+// output takes one OUT record into the Read buffer.
+func (d *Device) output(r ring.Record) error {
+	size := len(r.Payload)
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	full := d.outBytes+size > d.opts.OutputLimit
+	switch r.Type {
+	case regmap.TypeSpikes:
+		if full {
+			_, _, err := regmap.DecodeSpikes(r.Payload, nil)
+			if err != nil {
+				return d.protoErr("%v", err)
+			}
+			d.out.Dropped++
+			return nil
+		}
+		var tmp [64]regmap.Spike
+		h, s, err := regmap.DecodeSpikes(r.Payload, tmp[:0])
+		if err != nil {
+			return d.protoErr("%v", err)
+		}
+		for _, x := range s {
+			d.out.Spikes = append(d.out.Spikes, Spike{Port: int(h.Port), Neuron: int(x.Neuron), Payload: x.Payload, Timestep: h.Timestep})
+		}
+	case regmap.TypeProbe:
+		h, v, err := regmap.DecodeProbe(r.Payload, nil)
+		if err != nil {
+			return d.protoErr("%v", err)
+		}
+		if full {
+			d.out.Dropped++
+			return nil
+		}
+		d.out.Probes = append(d.out.Probes, ProbeSample{Probe: int(h.Probe), Timestep: h.Timestep, Values: v})
+	default:
+		return d.protoErr("record type %#x in OUT", r.Type)
+	}
+	d.outBytes += size
+	return nil
+}
+
+// Read returns the output (spikes on output ports, probe samples) the device emitted since
+// the last Read. After Run returns, the output of its steps is all there. It does not wait.
+func (d *Device) Read(ctx context.Context) (Output, error) {
+	release, err := d.enter()
+	if err != nil {
+		return Output{}, err
+	}
+	defer release()
+	if err := ctx.Err(); err != nil {
+		return Output{}, ctxError(ctx, "read")
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	out := d.out
+	d.out, d.outBytes = Output{}, 0
+	return out, nil
+}
+
+// Events returns the events the board reported since the last call (at most the last 256).
+func (d *Device) Events() []Event {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	ev := d.events
+	d.events = nil
+	return ev
+}
+
+// Reset soft-resets the board: stop, unload the network, timestep 0, drop pending input and
+// output.
+func (d *Device) Reset(ctx context.Context) error {
+	release, err := d.enter()
+	if err != nil {
+		return err
+	}
+	defer release()
+	if _, err := d.do(ctx, regmap.OpReset); err != nil {
+		return err
+	}
+	d.mu.Lock()
+	d.inputs = 0
+	d.out, d.outBytes = Output{}, 0
+	d.mu.Unlock()
+	return nil
+}
+
+// LoadResult says what a loaded network has.
+type LoadResult struct {
+	Inputs  int `json:"inputs"`
+	Outputs int `json:"outputs"`
+	Cores   int `json:"cores"`
+	Bytes   int `json:"bytes"`
+}
+
+// Load loads a network image (the bytes of a firmware/image encoding) onto the device,
+// replacing what was there; the timestep starts again from 0. The bytes travel in
+// CAP_PAYLOAD-sized LOAD_DATA commands that complete only on failure; the board checks the
+// size and CRC, decodes and loads, and says what and where when it refuses.
+func (d *Device) Load(ctx context.Context, img []byte) (LoadResult, error) {
+	return d.load(ctx, img, 0)
+}
+
+// LoadImage encodes img and loads it.
+func (d *Device) LoadImage(ctx context.Context, img *image.Image) (LoadResult, error) {
+	b, err := img.MarshalBinary()
+	if err != nil {
+		return LoadResult{}, errorf("load: %w", err)
+	}
+	return d.Load(ctx, b)
+}
+
+// Transfer sends img as a load does but has the board only check it (size and CRC), not
+// decode or load it: the transfer's cost alone (benchmarks, validate).
+func (d *Device) Transfer(ctx context.Context, img []byte) error {
+	_, err := d.load(ctx, img, regmap.LoadFlagDryRun)
+	return err
+}
+
+// loadChunk is the most image bytes one LOAD_DATA carries: small enough that a chunk stays
+// in cache between the copy into the ring and its CRC, and that the board starts copying
+// while the host still fills the ring.
+var loadChunk = 64 << 10
+
+func (d *Device) load(ctx context.Context, img []byte, flags uint32) (LoadResult, error) {
+	release, err := d.enter()
+	if err != nil {
+		return LoadResult{}, err
+	}
+	defer release()
+	var c regmap.Completion
+	if len(img) <= len(d.link.bulk) && !d.noBulk {
+		c, err = d.loadBulk(ctx, img, flags)
+	} else {
+		c, err = d.loadRing(ctx, img, flags)
+	}
+	if err != nil {
+		return LoadResult{}, err
+	}
+	r, err := regmap.DecodeLoadResult(c.Data)
+	if err != nil {
+		e := d.protoErr("%v", err)
+		d.fail(e)
+		return LoadResult{}, e
+	}
+	if flags == 0 {
+		d.mu.Lock()
+		d.inputs = int(r.Inputs)
+		d.out, d.outBytes = Output{}, 0
+		d.mu.Unlock()
+	}
+	return LoadResult{Inputs: int(r.Inputs), Outputs: int(r.Outputs), Cores: int(r.Cores), Bytes: len(img)}, nil
+}
+
+// loadBulk streams the image through the bulk DMA window: it copies a piece into the window
+// (its CRC as it goes) and sends a quiet LOAD_DMA for it, so the board reads piece k while
+// this copies piece k+1; LOAD_END has the board decode the image from the window.
+func (d *Device) loadBulk(ctx context.Context, img []byte, flags uint32) (regmap.Completion, error) {
+	if err := d.acquire(ctx, d.bulkSem, "load"); err != nil {
+		return regmap.Completion{}, err
+	}
+	defer func() { <-d.bulkSem }()
+	c, err := d.loadPieces(ctx, img, flags, func(off, end int, b *batch) error {
+		copy(d.link.bulk[off:end], img[off:end])
+		tag, err := d.send(ctx, regmap.OpLoadDMA, regmap.CmdFlagQuiet, &call{op: regmap.OpLoadDMA, batch: b},
+			regmap.AppendLoadDMAArgs(nil, uint64(off), uint64(end-off)))
+		b.tags = append(b.tags, tag)
+		return err
+	}, dmaPiece)
+	if err != nil && !errors.As(err, new(*CommandError)) {
+		// The board may still read the window: it is not ours again until a command
+		// behind the load completes.
+		d.do(context.Background(), regmap.OpNop)
+	}
+	return c, err
+}
+
+// dmaPiece is the bytes one LOAD_DMA covers.
+const dmaPiece = 256 << 10
+
+// loadRing sends the image in LOAD_DATA pieces through the command ring.
+func (d *Device) loadRing(ctx context.Context, img []byte, flags uint32) (regmap.Completion, error) {
+	var hdr [regmap.DataArgsHeaderSize]byte
+	return d.loadPieces(ctx, img, flags, func(off, end int, b *batch) error {
+		tag, err := d.send(ctx, regmap.OpLoadData, regmap.CmdFlagQuiet, &call{op: regmap.OpLoadData, batch: b},
+			regmap.AppendDataArgsHeader(hdr[:0], regmap.OpLoadData, 0, uint64(off)), img[off:end])
+		b.tags = append(b.tags, tag)
+		return err
+	}, min(loadChunk, d.info.MaxPayload-regmap.DataArgsHeaderSize))
+}
+
+// loadPieces is LOAD_BEGIN, piece for every chunk bytes of img (with the image's CRC taken
+// after each piece, while it is in cache), LOAD_END.
+func (d *Device) loadPieces(ctx context.Context, img []byte, flags uint32, piece func(off, end int, b *batch) error, chunk int) (regmap.Completion, error) {
+	if _, err := d.do(ctx, regmap.OpLoadBegin, regmap.AppendU64(nil, uint64(len(img)))); err != nil {
+		return regmap.Completion{}, err
+	}
+	b := &batch{}
+	defer d.finish(b)
+	var crc uint32
+	for off := 0; off < len(img); off += chunk {
+		if err := ctx.Err(); err != nil {
+			// End the load, so that the board is not left in it.
+			d.do(context.Background(), regmap.OpLoadEnd, regmap.LoadEndArgs{Flags: regmap.LoadFlagDryRun}.Append(nil))
+			return regmap.Completion{}, ctxError(ctx, "load")
+		}
+		end := min(off+chunk, len(img))
+		if err := piece(off, end, b); err != nil {
+			return regmap.Completion{}, err
+		}
+		crc = crc32.Update(crc, crc32.IEEETable, img[off:end])
+	}
+	args := regmap.LoadEndArgs{Size: uint64(len(img)), CRC32: crc, Flags: flags}
+	c, err := d.do(ctx, regmap.OpLoadEnd, args.Append(nil))
+	if err != nil {
+		var ce *CommandError
+		if errors.As(err, &ce) && b.err != nil && ce.Result != regmap.ResultBadImage {
+			return c, b.err // the first failure says more
+		}
+	}
+	return c, err
+}
+
+// Run runs steps timesteps and returns the timestep reached. The output of every step is in
+// Read's buffer when it returns. Cancelling ctx stops the board at the next step boundary
+// (CONTROL.STOP) and returns the context's error.
+func (d *Device) Run(ctx context.Context, steps uint64) (uint64, error) {
+	release, err := d.enter()
+	if err != nil {
+		return 0, err
+	}
+	defer release()
+	cl := &call{op: regmap.OpRun, ch: make(chan regmap.Completion, 1)}
+	tag, err := d.send(ctx, regmap.OpRun, 0, cl, regmap.AppendU64(nil, steps))
+	if err != nil {
+		return 0, err
+	}
+	c, err := d.wait(ctx, tag, cl, 0)
+	if err != nil && cl.cancelled {
+		// The RUN is still going: stop it at the next step boundary (it completes ABORTED,
+		// which nobody waits for any more).
+		d.control(regmap.ControlStop)
+	}
+	return c.Timestep, err
+}
+
+// control writes CONTROL bits and wakes the board.
+func (d *Device) control(bits uint32) {
+	d.link.or(regmap.RegControl, bits)
+	if d.link.load(regmap.RegStatus)&regmap.StatusSleeping != 0 {
+		d.link.kick()
+	}
+}
+
+// Start starts free-running: the board steps until Stop, its output going to Read's buffer.
+func (d *Device) Start(ctx context.Context) error {
+	release, err := d.enter()
+	if err != nil {
+		return err
+	}
+	defer release()
+	_, err = d.do(ctx, regmap.OpStart)
+	return err
+}
+
+// Stop stops free-running at the next step boundary and returns the timestep reached; the
+// output up to it is in Read's buffer.
+func (d *Device) Stop(ctx context.Context) (uint64, error) {
+	release, err := d.enter()
+	if err != nil {
+		return 0, err
+	}
+	defer release()
+	c, err := d.do(ctx, regmap.OpStop)
+	return c.Timestep, err
+}
+
+// Inject queues spikes on input ports (see Spike). Spikes of the same port and timestep
+// travel together; a record the board cannot use is dropped with an INPUT_DROP event.
+func (d *Device) Inject(ctx context.Context, spikes []Spike) error {
+	release, err := d.enter()
+	if err != nil {
+		return err
+	}
+	defer release()
+	d.mu.Lock()
+	inputs := d.inputs
+	d.mu.Unlock()
+	for _, s := range spikes {
+		if s.Port < 0 || s.Port > 0xffff || (inputs >= 0 && s.Port >= inputs) || s.Neuron < 0 || int64(s.Neuron) > 0xffffffff {
+			return errorf("inject: spike on port %d neuron %d: no such input (the network has %d input ports)", s.Port, s.Neuron, inputs)
+		}
+	}
+	if err := d.acquire(ctx, d.inSem, "inject"); err != nil {
+		return err
+	}
+	defer func() { <-d.inSem }()
+	p := d.link.in
+	maxSpikes := (d.link.rings[regmap.RingSpkIn].MaxPayload() - regmap.SpikesHeaderSize) / regmap.SpikeSize
+	var batch []regmap.Spike
+	for i := 0; i < len(spikes); {
+		j := i
+		batch = batch[:0]
+		for j < len(spikes) && spikes[j].Port == spikes[i].Port && spikes[j].Timestep == spikes[i].Timestep && j-i < maxSpikes {
+			batch = append(batch, regmap.Spike{Neuron: uint32(spikes[j].Neuron), Payload: spikes[j].Payload})
+			j++
+		}
+		n := regmap.SpikesSize(len(batch))
+		buf, err := d.reserve(ctx, p, regmap.RingSpkIn, regmap.TypeSpikes, n)
+		if err != nil {
+			return d.ringErr(ctx, err, "inject")
+		}
+		regmap.PutSpikes(buf, uint16(spikes[i].Port), spikes[i].Timestep, batch)
+		p.Commit()
+		i = j
+	}
+	p.Publish()
+	d.doorbell(regmap.RingSpkIn)
+	return nil
+}
+
+// ProbeField says what a probe records.
+type ProbeField = regmap.ProbeField
+
+// Probe fields.
+const (
+	ProbeState = regmap.ProbeState // a state register (index)
+	ProbeInput = regmap.ProbeInput // the dendritic input
+	ProbeSpike = regmap.ProbeSpike // the spike payload, 0 where none
+)
+
+// AddProbe records a field of some neurons of a core after every step, as ProbeSamples in
+// Read's output, and returns the probe's index. Loading or resetting removes every probe.
+func (d *Device) AddProbe(ctx context.Context, core int, field ProbeField, index int, neurons []int) (int, error) {
+	release, err := d.enter()
+	if err != nil {
+		return 0, err
+	}
+	defer release()
+	a := regmap.ProbeAddArgs{Core: uint32(core), Kind: field, Index: uint16(index)}
+	if core < 0 || index < 0 || index > 0xffff {
+		return 0, errorf("probe: core %d, register %d", core, index)
+	}
+	for _, n := range neurons {
+		if n < 0 {
+			return 0, errorf("probe: neuron %d", n)
+		}
+		a.Neurons = append(a.Neurons, uint32(n))
+	}
+	c, err := d.do(ctx, regmap.OpProbeAdd, a.Append(nil))
+	if err != nil {
+		return 0, err
+	}
+	id, err := regmap.DecodeProbeAddResult(c.Data)
+	if err != nil {
+		e := d.protoErr("%v", err)
+		d.fail(e)
+		return 0, e
+	}
+	return int(id), nil
+}
+
+// RailReading is one power rail.
+type RailReading struct {
+	Rail    string  `json:"rail"`
+	Voltage Voltage `json:"voltage_v"`
+	Current Current `json:"current_a"`
+	Power   Power   `json:"power_w"`
+}
+
+// Sensors is what the board's power monitors and temperature sensor read.
+type Sensors struct {
+	Temperature Temperature   `json:"temperature_c"`
+	Throttled   []string      `json:"throttled"` // reasons in force: "thermal", "power"
+	Clock       Frequency     `json:"clock_hz"`
+	StepTime    time.Duration `json:"step_ns"`
+	Rails       []RailReading `json:"rails"`
+	Total       Power         `json:"total_w"`
+}
+
+// Sensors reads the power monitors and the temperature.
+func (d *Device) Sensors(ctx context.Context) (Sensors, error) {
+	release, err := d.enter()
+	if err != nil {
+		return Sensors{}, err
+	}
+	defer release()
+	c, err := d.do(ctx, regmap.OpSensors)
+	if err != nil {
+		return Sensors{}, err
+	}
+	s, err := regmap.DecodeSensors(c.Data)
+	if err != nil {
+		e := d.protoErr("%v", err)
+		d.fail(e)
+		return Sensors{}, e
+	}
+	out := Sensors{Temperature: Temperature(s.TemperatureMC), Clock: Frequency(s.ClockKHz) * 1000, StepTime: time.Duration(s.StepNS), Throttled: []string{}}
+	if s.Throttle&regmap.ThrottleThermal != 0 {
+		out.Throttled = append(out.Throttled, "thermal")
+	}
+	if s.Throttle&regmap.ThrottlePower != 0 {
+		out.Throttled = append(out.Throttled, "power")
+	}
+	for _, r := range s.Rails {
+		rr := RailReading{Rail: r.Rail.String(), Voltage: Voltage(r.BusUV), Current: Current(r.CurrentUA), Power: Power(r.PowerUW)}
+		out.Rails = append(out.Rails, rr)
+		out.Total += rr.Power
+	}
+	return out, nil
+}
+
+func crc32IEEE(b []byte) uint32 { return crc32.ChecksumIEEE(b) }

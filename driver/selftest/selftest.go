@@ -1,0 +1,439 @@
+package selftest
+
+import (
+	"bytes"
+	"context"
+	_ "embed"
+	"fmt"
+	"os"
+	"slices"
+	"time"
+
+	"github.com/lrchip/lrchip/driver"
+	"github.com/lrchip/lrchip/firmware/image"
+	"github.com/lrchip/lrchip/firmware/isa"
+	"github.com/lrchip/lrchip/firmware/programs"
+	"github.com/lrchip/lrchip/firmware/regmap"
+	"github.com/lrchip/lrchip/firmware/syn"
+	"github.com/lrchip/lrchip/internal/conformance"
+)
+
+// DefaultVector is the conformance vector run when Opts.Vector is empty: Lava's s108_lif
+// (from shared/vectors/lava).
+//
+//go:embed vectors/s108_lif.json
+var DefaultVector []byte
+
+// Defaults of Opts.
+const (
+	DefaultBandwidthBytes = 64 << 20
+	DefaultRoundTrips     = 2000
+)
+
+// Opts configures Run. The zero value gives the documented defaults.
+type Opts struct {
+	Vector         string // conformance vector file; default DefaultVector
+	BandwidthBytes int    // bytes moved by each bandwidth check, default DefaultBandwidthBytes
+	RoundTrips     int    // NOP round trips timed, default DefaultRoundTrips
+}
+
+// Check is the outcome of one check.
+type Check struct {
+	Name     string        `json:"name"`
+	Passed   bool          `json:"passed"`
+	Detail   string        `json:"detail"`          // what was checked, or what failed and where
+	Value    float64       `json:"value,omitempty"` // the check's figure, if it has one
+	Unit     string        `json:"unit,omitempty"`
+	Duration time.Duration `json:"duration_ns"`
+}
+
+// Report is the outcome of Run.
+type Report struct {
+	Device string  `json:"device"`
+	Passed bool    `json:"passed"`
+	Checks []Check `json:"checks"`
+}
+
+// Run checks d. It resets the device first and last, so whatever was loaded is gone. A check
+// that fails does not stop the others, except that a device that is gone or broke the
+// protocol ends the run.
+func Run(ctx context.Context, d *driver.Device, opts Opts) Report {
+	if opts.BandwidthBytes <= 0 {
+		opts.BandwidthBytes = DefaultBandwidthBytes
+	}
+	if opts.RoundTrips <= 0 {
+		opts.RoundTrips = DefaultRoundTrips
+	}
+	r := Report{Device: d.String(), Passed: true}
+	checks := []struct {
+		name string
+		fn   func(context.Context, *driver.Device, Opts) (Check, error)
+	}{
+		{"registers", registers},
+		{"round trip", roundTrip},
+		{"reset", func(ctx context.Context, d *driver.Device, _ Opts) (Check, error) {
+			return Check{Detail: "soft reset completed"}, d.Reset(ctx)
+		}},
+		{"core memory", memory},
+		{"conformance", vector},
+		{"sensors", sensors},
+		{"bandwidth host→board", bandwidthIn},
+		{"bandwidth board→host", bandwidthOut},
+	}
+	for _, c := range checks {
+		start := time.Now()
+		res, err := c.fn(ctx, d, opts)
+		res.Name, res.Duration, res.Passed = c.name, time.Since(start), err == nil
+		if err != nil {
+			res.Detail = err.Error()
+			r.Passed = false
+		}
+		r.Checks = append(r.Checks, res)
+		if err != nil && (ctx.Err() != nil || isFatal(err)) {
+			break
+		}
+	}
+	d.Reset(ctx)
+	return r
+}
+
+func isFatal(err error) bool {
+	for _, e := range []error{driver.ErrGone, driver.ErrProtocol, driver.ErrClosed} {
+		if errorsIs(err, e) {
+			return true
+		}
+	}
+	return false
+}
+
+func registers(ctx context.Context, d *driver.Device, _ Opts) (Check, error) {
+	for _, v := range []uint32{0, 0xffffffff, 0xa5a5a5a5, 0x5a5a5a5a, 1, 1 << 31} {
+		if err := d.WriteRegister(regmap.RegScratch, v); err != nil {
+			return Check{}, err
+		}
+		got, err := d.ReadRegister(regmap.RegScratch)
+		if err != nil {
+			return Check{}, err
+		}
+		if got != v {
+			return Check{}, fmt.Errorf("SCRATCH reads %#08x after writing %#08x", got, v)
+		}
+	}
+	m, err := d.ReadRegister(regmap.RegMagic)
+	if err != nil {
+		return Check{}, err
+	}
+	if m != regmap.Magic {
+		return Check{}, fmt.Errorf("MAGIC reads %#08x", m)
+	}
+	st, err := d.Status()
+	if err != nil {
+		return Check{}, err
+	}
+	if !st.Ready {
+		return Check{}, fmt.Errorf("STATUS.READY is clear")
+	}
+	return Check{Detail: "SCRATCH write/read-back of 6 patterns, MAGIC, STATUS.READY"}, nil
+}
+
+func roundTrip(ctx context.Context, d *driver.Device, o Opts) (Check, error) {
+	lat := make([]time.Duration, 0, o.RoundTrips)
+	payload := make([]byte, 256)
+	for i := 0; i < o.RoundTrips; i++ {
+		n := i % len(payload)
+		for j := range payload[:n] {
+			payload[j] = byte(i + j)
+		}
+		start := time.Now()
+		if err := d.Echo(ctx, payload[:n]); err != nil {
+			return Check{}, fmt.Errorf("round trip %d: %w", i, err)
+		}
+		lat = append(lat, time.Since(start))
+	}
+	slices.Sort(lat)
+	med := lat[len(lat)/2]
+	return Check{Detail: fmt.Sprintf("%d NOP echoes of 0–255 bytes; median %v, p99 %v", len(lat), med, lat[len(lat)*99/100]),
+		Value: float64(med.Nanoseconds()) / 1e3, Unit: "µs median"}, nil
+}
+
+func memory(ctx context.Context, d *driver.Device, _ Opts) (Check, error) {
+	info := d.Info()
+	n := info.CoreMemory
+	if !info.Features.Has(regmap.FeatureMemTest) || n == 0 {
+		return Check{Detail: "the device has no core memory test (skipped)"}, nil
+	}
+	for core := 0; core < info.Cores; core++ {
+		for k, seed := range []byte{0x00, 0xff, 0x5a} {
+			pat := make([]byte, n)
+			for i := range pat {
+				pat[i] = seed ^ byte(i*31+core*7+k)
+			}
+			if err := d.WriteMemory(ctx, core, 0, pat); err != nil {
+				return Check{}, err
+			}
+			got, err := d.ReadMemory(ctx, core, 0, n)
+			if err != nil {
+				return Check{}, err
+			}
+			if i := firstDiff(pat, got); i >= 0 {
+				return Check{}, fmt.Errorf("core %d byte %d reads %#02x, wrote %#02x (pattern %d)", core, i, got[i], pat[i], k)
+			}
+		}
+	}
+	return Check{Detail: fmt.Sprintf("%d cores × %d bytes × 3 patterns written and read back", info.Cores, n)}, nil
+}
+
+func firstDiff(a, b []byte) int {
+	if bytes.Equal(a, b) {
+		return -1
+	}
+	for i := range a {
+		if i >= len(b) || a[i] != b[i] {
+			return i
+		}
+	}
+	return len(a)
+}
+
+func sensors(ctx context.Context, d *driver.Device, _ Opts) (Check, error) {
+	if !d.Info().Features.Has(regmap.FeatureSensors) {
+		return Check{Detail: "the device has no sensors (skipped)"}, nil
+	}
+	s, err := d.Sensors(ctx)
+	if err != nil {
+		return Check{}, err
+	}
+	if c := s.Temperature.Celsius(); c < -20 || c > 125 {
+		return Check{}, fmt.Errorf("temperature %v is implausible", s.Temperature)
+	}
+	if len(s.Rails) != regmap.NumRails {
+		return Check{}, fmt.Errorf("%d rails, want %d", len(s.Rails), regmap.NumRails)
+	}
+	for _, r := range s.Rails {
+		if r.Voltage <= 0 || r.Power < 0 {
+			return Check{}, fmt.Errorf("rail %s reads %v, %v", r.Rail, r.Voltage, r.Power)
+		}
+	}
+	return Check{Detail: fmt.Sprintf("%v, %d rails, %v in all", s.Temperature, len(s.Rails), s.Total), Value: s.Temperature.Celsius(), Unit: "°C"}, nil
+}
+
+// transferBuf bounds the buffer the host→board check sends again and again.
+const transferBuf = 16 << 20
+
+func bandwidthIn(ctx context.Context, d *driver.Device, o Opts) (Check, error) {
+	buf := make([]byte, min(o.BandwidthBytes, transferBuf))
+	for i := range buf {
+		buf[i] = byte(i)
+	}
+	start := time.Now()
+	total := 0
+	for total < o.BandwidthBytes {
+		if err := d.Transfer(ctx, buf); err != nil {
+			return Check{}, err
+		}
+		total += len(buf)
+	}
+	mbs := float64(total) / time.Since(start).Seconds() / 1e6
+	return Check{Detail: fmt.Sprintf("%d MiB as network-image transfers of %d MiB (LOAD_DMA through the bulk window, or LOAD_DATA through CMD), checked by CRC on the board", total>>20, len(buf)>>20), Value: mbs, Unit: "MB/s"}, nil
+}
+
+func bandwidthOut(ctx context.Context, d *driver.Device, o Opts) (Check, error) {
+	info := d.Info()
+	n := min(info.CoreMemory, info.MaxPayload)
+	if n == 0 {
+		return Check{Detail: "no core memory to read (skipped)"}, nil
+	}
+	start := time.Now()
+	total := 0
+	for total < o.BandwidthBytes {
+		b, err := d.ReadMemory(ctx, (total/n)%info.Cores, 0, n)
+		if err != nil {
+			return Check{}, err
+		}
+		total += len(b)
+	}
+	mbs := float64(total) / time.Since(start).Seconds() / 1e6
+	return Check{Detail: fmt.Sprintf("%d MiB through CPL as MEM_READ results of %d KiB", total>>20, n>>10), Value: mbs, Unit: "MB/s"}, nil
+}
+
+// vector runs a conformance vector as a network image and compares every value.
+func vector(ctx context.Context, d *driver.Device, o Opts) (Check, error) {
+	data, name := DefaultVector, "s108_lif.json (built in)"
+	if o.Vector != "" {
+		var err error
+		if data, err = os.ReadFile(o.Vector); err != nil {
+			return Check{}, err
+		}
+		name = o.Vector
+	}
+	v, err := conformance.ParseVector(data)
+	if err != nil {
+		return Check{}, fmt.Errorf("%s: %w", name, err)
+	}
+	info := d.Info()
+	img, per, prog, err := VectorImage(v, info.NeuronsPerCore)
+	if err != nil {
+		return Check{}, fmt.Errorf("%s: %w", name, err)
+	}
+	if _, err := d.LoadImage(ctx, img); err != nil {
+		return Check{}, err
+	}
+	type probe struct {
+		field string
+		core  int
+	}
+	var probes []probe
+	for c := range img.Cores {
+		n := img.Cores[c].Neurons
+		neurons := make([]int, n)
+		for i := range neurons {
+			neurons[i] = i
+		}
+		for _, f := range v.Fields {
+			kind, idx := driver.ProbeState, 0
+			switch f {
+			case "a_in":
+				kind = driver.ProbeInput
+			case "s":
+				kind = driver.ProbeSpike
+			default:
+				idx = prog.StateIndex(f)
+			}
+			id, err := d.AddProbe(ctx, c, kind, idx, neurons)
+			if err != nil {
+				return Check{}, err
+			}
+			if id != len(probes) {
+				return Check{}, fmt.Errorf("probe %d got index %d", len(probes), id)
+			}
+			probes = append(probes, probe{f, c})
+		}
+	}
+	var in []driver.Spike
+	for k, row := range v.Inputs {
+		for i, p := range row {
+			if p != 0 {
+				in = append(in, driver.Spike{Port: 0, Neuron: i, Payload: p, Timestep: uint64(k + 1)})
+			}
+		}
+	}
+	if err := d.Inject(ctx, in); err != nil {
+		return Check{}, err
+	}
+	if _, err := d.Run(ctx, uint64(v.Steps)); err != nil {
+		return Check{}, err
+	}
+	out, err := d.Read(ctx)
+	if err != nil {
+		return Check{}, err
+	}
+	if want := v.Steps * len(probes); len(out.Probes) != want {
+		return Check{}, fmt.Errorf("%s: %d probe samples, want %d", name, len(out.Probes), want)
+	}
+	compared := 0
+	for _, s := range out.Probes {
+		p := probes[s.Probe]
+		k := int(s.Timestep) - 1
+		if k < 0 || k >= v.Steps {
+			return Check{}, fmt.Errorf("%s: probe sample of step %d", name, s.Timestep)
+		}
+		exp := v.Expect[p.field][k]
+		for j, got := range s.Values {
+			n := p.core*per + j
+			if got != exp[n] {
+				return Check{}, fmt.Errorf("%s: step %d (Lava step %d), neuron %d, %s: expected %d, actual %d", name, k, k+1, n, p.field, exp[n], got)
+			}
+			compared++
+		}
+	}
+	return Check{Detail: fmt.Sprintf("%s: %s, %d steps, %d neurons, %d values equal to Lava's", name, v.Kind, v.Steps, v.NOut, compared)}, nil
+}
+
+// VectorImage builds the network of a conformance vector as a network image, as
+// conformance.Build does for an emu.Chip: the population spread over cores of perCore
+// neurons, one input port, a Dense connection from it to each core, one output port. It
+// returns the image, the neurons per core used and the program.
+func VectorImage(v *conformance.Vector, perCore int) (*image.Image, int, *isa.Program, error) {
+	mode, err := syn.ParseSignMode(v.Params.SignMode)
+	if err != nil {
+		return nil, 0, nil, err
+	}
+	pp := v.Params
+	var prog *isa.Program
+	var consts []int32
+	var params, state [][]int32
+	switch v.Kind {
+	case "lif", "lifreset", "dense_graded":
+		name := "lif"
+		consts = []int32{pp.Du, pp.Dv, pp.Vth}
+		if v.Kind == "lifreset" {
+			name = "lif_reset"
+			consts = append(consts, pp.ResetInterval, pp.ResetOffset)
+		}
+		if prog, err = programs.Get(name); err != nil {
+			return nil, 0, nil, err
+		}
+		params = [][]int32{pp.BiasMant, pp.BiasExp}
+		state = [][]int32{pp.U0, pp.V0}
+	case "sdn":
+		if prog, err = programs.Get("sigma_delta"); err != nil {
+			return nil, 0, nil, err
+		}
+		scale := pp.SpikeExp + pp.StateExp
+		bias := make([]int32, v.NOut)
+		for i, b := range pp.Bias {
+			bias[i] = int32(int64(b) << scale)
+		}
+		relu, cum := int32(0), int32(0)
+		if pp.ActMode == "RELU" {
+			relu = 1
+		}
+		if pp.CumError {
+			cum = 1
+		}
+		consts = []int32{int32(int64(pp.Vth) << scale), pp.StateExp, relu, cum}
+		params = [][]int32{bias}
+	default:
+		return nil, 0, nil, fmt.Errorf("vector kind %q", v.Kind)
+	}
+	ncores := (v.NOut + perCore - 1) / perCore
+	per := (v.NOut + ncores - 1) / ncores
+	img := &image.Image{Name: "conformance-" + v.Kind, Size: image.Size{Cores: ncores, NeuronsPerCore: max(per, v.NIn)},
+		Inputs: []image.Input{{Name: "in", Size: v.NIn}}}
+	pop := image.Population{Name: "neurons", Size: v.NOut}
+	for c := 0; c < ncores; c++ {
+		lo, hi := c*per, min((c+1)*per, v.NOut)
+		img.Cores = append(img.Cores, image.Core{Index: c, Program: prog, Neurons: hi - lo, Consts: consts,
+			Params: rows(params, lo, hi), State: rows(state, lo, hi)})
+		w := make([]int32, 0, v.NIn*(hi-lo))
+		for i := 0; i < v.NIn; i++ {
+			for n := lo; n < hi; n++ {
+				w = append(w, syn.Effective(v.Weights[n][i], mode, pp.WeightBits))
+			}
+		}
+		img.Conns = append(img.Conns, image.Conn{Name: "in", Kind: image.FromInput, Src: 0, SrcCount: v.NIn,
+			Dst: c, DstCount: hi - lo, Weights: w, SignMode: mode, WeightBits: pp.WeightBits, WeightExp: pp.WeightExp, Graded: v.Graded})
+		pop.Segments = append(pop.Segments, image.Segment{Core: c, Start: 0, Count: hi - lo})
+	}
+	img.Pops = []image.Population{pop}
+	img.Outputs = []image.Output{{Name: "out", Pop: 0, Count: v.NOut}}
+	for _, f := range v.Fields {
+		if f != "a_in" && f != "s" && prog.StateIndex(f) < 0 {
+			return nil, 0, nil, fmt.Errorf("program %s has no state register %q", prog.Name, f)
+		}
+	}
+	return img, per, prog, nil
+}
+
+func rows(m [][]int32, lo, hi int) [][]int32 {
+	if m == nil {
+		return nil
+	}
+	out := make([][]int32, len(m))
+	for i, r := range m {
+		if r != nil {
+			out[i] = r[lo:hi]
+		}
+	}
+	return out
+}
