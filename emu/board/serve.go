@@ -124,14 +124,15 @@ func (b *Board) ServeConn(ctx context.Context, conn *net.UnixConn) error {
 		conn.Write(reply.Append(nil))
 		return err
 	}
-	defer b.detach()
-
 	s, err := b.newSession(hello)
 	if err != nil {
+		// Detach before answering: the host may try again as soon as it reads the reply.
+		b.detach()
 		reply.Status, reply.Message = regmap.SetupError, err.Error()
 		conn.Write(reply.Append(nil))
 		return err
 	}
+	defer b.detach()
 	defer s.close()
 	reply.Attached, reply.HolderPID, reply.HolderComm = true, uint32(host.PID), host.Comm
 	reply.NFds = regmap.SetupFds

@@ -17,6 +17,11 @@ const benchCapacity = 1 << 20
 // benchRing runs the producer with a Publish every pubBatch records and the
 // consumer with ReadBatch of up to readBatch records.
 func benchRing(b *testing.B, size, pubBatch, readBatch int) {
+	benchRingCopy(b, size, pubBatch, readBatch, false)
+}
+
+// benchRingCopy is benchRing; nt fills the records with CopyNT.
+func benchRingCopy(b *testing.B, size, pubBatch, readBatch int, nt bool) {
 	r, err := Create(Opts{Capacity: benchCapacity, Heartbeat: -1})
 	if err != nil {
 		b.Fatal(err)
@@ -49,7 +54,11 @@ func benchRing(b *testing.B, size, pubBatch, readBatch int) {
 				errc <- err
 				return
 			}
-			copy(buf, src)
+			if nt {
+				CopyNT(buf, src)
+			} else {
+				copy(buf, src)
+			}
 			p.Commit()
 			if i%pubBatch == 0 {
 				p.Publish()
@@ -98,6 +107,30 @@ func BenchmarkRingSPSC64(b *testing.B) { benchRing(b, 64, 64, 64) }
 // BenchmarkRing4K: 4 KiB payloads, each published on its own; the consumer
 // takes up to 16 at a time.
 func BenchmarkRing4K(b *testing.B) { benchRing(b, 4096, 1, 16) }
+
+// BenchmarkRing4KNT is BenchmarkRing4K with the payloads written by CopyNT. Producer and
+// consumer are goroutines of one process, which the scheduler may run on one core, where
+// streaming stores lose; `lrctl bench ring` measures two processes.
+func BenchmarkRing4KNT(b *testing.B) { benchRingCopy(b, 4096, 1, 16, true) }
+
+// BenchmarkRing4KBatch8 and BenchmarkRing4KBatch8NT publish every 8 records, as `lrctl bench
+// ring` does.
+func BenchmarkRing4KBatch8(b *testing.B)   { benchRingCopy(b, 4096, 8, 16, false) }
+func BenchmarkRing4KBatch8NT(b *testing.B) { benchRingCopy(b, 4096, 8, 16, true) }
+
+func BenchmarkCopyNT4K(b *testing.B) {
+	src := make([]byte, 4096)
+	dst := make([]byte, benchCapacity+64)
+	b.SetBytes(4096)
+	off := 8
+	for b.Loop() {
+		CopyNT(dst[off:off+4096], src)
+		off += 4096 + 8
+		if off+4096 > len(dst) {
+			off = 8
+		}
+	}
+}
 
 func BenchmarkMemcpy64(b *testing.B) { benchMemcpy(b, 64) }
 
