@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -9,7 +10,9 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/lrchip/lrchip/driver"
 	"github.com/lrchip/lrchip/emu"
+	"github.com/lrchip/lrchip/firmware/image"
 	"github.com/lrchip/lrchip/network"
 	"github.com/lrchip/lrchip/runtime/gpu"
 	"github.com/lrchip/lrchip/runtime/sched"
@@ -75,9 +78,6 @@ and a device are present and the CPU otherwise; both give the same bits. See
 examples/pipeline.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if device != "emu:" && device != "emu" {
-				return fmt.Errorf("pipeline: device %q: only the in-process emulator (emu:) is supported by this build", device)
-			}
 			netPath := args[0]
 			if readout == "" {
 				readout = filepath.Join(filepath.Dir(netPath), "readout.json")
@@ -94,13 +94,6 @@ examples/pipeline.`,
 			if err != nil {
 				return fmt.Errorf("pipeline: %w", err)
 			}
-			chip, err := emu.New(emu.Opts{})
-			if err != nil {
-				return fmt.Errorf("pipeline: %w", err)
-			}
-			if err := chip.LoadImage(img); err != nil {
-				return fmt.Errorf("pipeline: %w", err)
-			}
 			ports, err := sched.ImagePorts(img, input, output)
 			if err != nil {
 				return fmt.Errorf("pipeline: %s: %w", netPath, err)
@@ -108,10 +101,12 @@ examples/pipeline.`,
 			if ports.Input < 0 {
 				return fmt.Errorf("pipeline: %s has no input port to show the patterns on", netPath)
 			}
-			ec, err := sched.NewEmuChip(chip, ports)
+			ec, closeChip, uri, err := openPipelineChip(cmd.Context(), device, img, ports, cmd.ErrOrStderr())
 			if err != nil {
 				return fmt.Errorf("pipeline: %w", err)
 			}
+			defer closeChip()
+			device = uri
 			if classes == 0 {
 				classes = layer.M
 			}
@@ -152,7 +147,7 @@ examples/pipeline.`,
 				window = sched.DefaultWindow
 			}
 			rep := pipelineReport{
-				Network: netPath, Readout: readout, Device: "emu:", GPU: dev.Info(),
+				Network: netPath, Readout: readout, Device: device, GPU: dev.Info(),
 				Window: window, Depth: depth, Batch: batch,
 				Windows: st.Windows, Steps: st.Steps, Spikes: st.Spikes, Launches: st.Launches,
 				ElapsedS: st.Elapsed.Seconds(), WindowsPerS: st.WindowsPerSec(), StepsPerS: st.StepsPerSec(),
@@ -183,7 +178,7 @@ examples/pipeline.`,
 		},
 	}
 	f := cmd.Flags()
-	f.StringVar(&device, "device", "emu:", "device URI")
+	f.StringVar(&device, "device", "", "device URI (emu:, emu:unix:PATH, ...); default: the first board, else emu:")
 	f.StringVar(&backend, "gpu", gpu.Auto, "GPU backend: auto, cuda or cpu")
 	f.StringVar(&readout, "readout", "", "readout layer file (default: readout.json beside NETWORK)")
 	f.StringVar(&input, "input", "", "input port to show the patterns on (default: the network's first)")
@@ -212,7 +207,7 @@ func printPipeline(w io.Writer, r pipelineReport, st sched.Stats, input string, 
 	if r.GPU.Driver != "" {
 		g += ", driver " + r.GPU.Driver
 	}
-	fmt.Fprintf(w, "devices      chip %s (in-process emulator); gpu %s (%s)\n", r.Device, r.GPU.Backend, g)
+	fmt.Fprintf(w, "devices      chip %s; gpu %s (%s)\n", r.Device, r.GPU.Backend, g)
 	fmt.Fprintf(w, "run          %d windows × %d steps, depth %d, batch %d, %d launches, %.3fs\n", r.Windows, r.Window, r.Depth, r.Batch, r.Launches, r.ElapsedS)
 	fmt.Fprintf(w, "throughput   %.0f windows/s, %.0f steps/s, %.0f output spikes/s\n", r.WindowsPerS, r.StepsPerS, float64(r.Spikes)/max(r.ElapsedS, 1e-9))
 	fmt.Fprintf(w, "latency      chip        %s\n", st.Chip)
@@ -226,4 +221,47 @@ func printPipeline(w io.Writer, r pipelineReport, st sched.Stats, input string, 
 	}
 	fmt.Fprintf(w, "backpressure at most %d of %d windows in flight; the chip waited %.0f%% of the run\n", r.MaxInFlight, r.Depth, stalled)
 	fmt.Fprintf(w, "accuracy     %.1f%% (argmax = window mod %d)\n", 100*r.Accuracy, r.Classes)
+}
+
+// openPipelineChip loads the image on the device a URI names — the in-process emulator
+// directly, anything else through the driver — and adapts it for the scheduler. It returns
+// the resolved URI and a function that releases the device.
+func openPipelineChip(ctx context.Context, uri string, img *image.Image, ports sched.EmuPorts, note io.Writer) (*sched.EmuChip, func(), string, error) {
+	if uri == "" {
+		u, fallback, err := driver.DefaultURI(ctx, driver.ListOpts{})
+		if err != nil {
+			return nil, nil, "", err
+		}
+		if fallback {
+			fmt.Fprintln(note, "lrctl: no board found; using the in-process emulator (emu:)")
+			u = "emu:"
+		}
+		uri = u
+	}
+	if uri == "emu:" || uri == "emu" {
+		chip, err := emu.New(emu.Opts{})
+		if err != nil {
+			return nil, nil, "", err
+		}
+		if err := chip.LoadImage(img); err != nil {
+			return nil, nil, "", err
+		}
+		ec, err := sched.NewEmuChip(chip, ports)
+		return ec, func() {}, "emu:", err
+	}
+	d, err := driver.Open(ctx, uri, driver.Opts{})
+	if err != nil {
+		return nil, nil, "", err
+	}
+	st := driver.NewStepper(ctx, d)
+	if err := st.LoadImage(img); err != nil {
+		d.Close()
+		return nil, nil, "", err
+	}
+	ec, err := sched.NewStepperChip(st, ports)
+	if err != nil {
+		d.Close()
+		return nil, nil, "", err
+	}
+	return ec, func() { d.Close() }, uri, nil
 }

@@ -15,7 +15,7 @@ import (
 const examplePipeline = "../../examples/pipeline/pipeline.yaml"
 
 func TestPipelineCommand(t *testing.T) {
-	out, err := lrctl(t, "pipeline", examplePipeline, "--gpu", "cpu", "--windows", "40", "--window", "50", "--depth", "3", "--json")
+	out, err := lrctl(t, "pipeline", "--device", "emu:", examplePipeline, "--gpu", "cpu", "--windows", "40", "--window", "50", "--depth", "3", "--json")
 	require.NoError(t, err, out)
 	var r pipelineReport
 	require.NoError(t, json.Unmarshal([]byte(out), &r), out)
@@ -48,7 +48,7 @@ func TestPipelineCommandErrors(t *testing.T) {
 		args []string
 		msg  string
 	}{
-		{"device", []string{"--device", "usb:1209:0001", examplePipeline}, "only the in-process emulator"},
+		{"device", []string{"--device", "usb:1209:0001", examplePipeline}, "usb transport is not implemented yet"},
 		{"missing network", []string{filepath.Join(dir, "none.yaml")}, "none.yaml"},
 		{"missing readout", []string{"--readout", filepath.Join(dir, "none.json"), examplePipeline}, "none.json"},
 		{"readout shape", []string{"--readout", bad, examplePipeline}, "readout takes 3 counts, the chip has 32 outputs"},
@@ -69,4 +69,25 @@ func TestPipelineCommandErrors(t *testing.T) {
 	}
 	_, err = lrctl(t, "pipeline", "--gpu", "cuda", "--windows", "2", examplePipeline)
 	require.True(t, errors.Is(err, gpu.ErrNoDriver) || errors.Is(err, gpu.ErrNoDevice), "%v", err)
+}
+
+// TestPipelineThroughEmulatorProcess runs the pipeline on a board served by another
+// "process" (emu:unix:, through the driver) and checks it gives the scores of the in-process
+// emulator: the same network, the same input patterns, the same accuracy and spike counts.
+func TestPipelineThroughEmulatorProcess(t *testing.T) {
+	dir := shortRunDir(t)
+	uri := serve(t, dir)
+	run := func(dev string) pipelineReport {
+		out, err := lrctl(t, "pipeline", "--device", dev, examplePipeline, "--gpu", "cpu", "--windows", "12", "--window", "40", "--json")
+		require.NoError(t, err, out)
+		var r pipelineReport
+		require.NoError(t, json.Unmarshal([]byte(out), &r), out)
+		return r
+	}
+	local, remote := run("emu:"), run(uri)
+	require.Equal(t, uri, remote.Device)
+	require.Equal(t, local.Accuracy, remote.Accuracy)
+	require.Equal(t, local.Steps, remote.Steps)
+	require.Equal(t, local.Spikes, remote.Spikes)
+	require.NotZero(t, local.Spikes)
 }

@@ -77,19 +77,48 @@ func ImagePorts(img *image.Image, input, output string) (EmuPorts, error) {
 	return p, nil
 }
 
-// EmuChip drives an in-process emulator (emu.Chip). It is not safe for concurrent use, and
-// nothing else may step the chip while a pipeline runs it.
+// Stepper is a chip driven one timestep at a time: the in-process emulator, or a device
+// opened through the driver (driver.Stepper, for emu:unix: and boards).
+type Stepper interface {
+	Inject(port, neuron int, payload int32) error
+	Step() error
+	Output(port int, dst []emu.Spike) ([]emu.Spike, error)
+}
+
+// emuStepper gives emu.Chip the Stepper method set (its Step cannot fail).
+type emuStepper struct{ *emu.Chip }
+
+func (e emuStepper) Step() error { e.Chip.Step(); return nil }
+
+// EmuChip drives a chip one step at a time: the in-process emulator (NewEmuChip) or any
+// Stepper (NewStepperChip). It is not safe for concurrent use, and nothing else may step the
+// chip while a pipeline runs it.
 type EmuChip struct {
-	c     *emu.Chip
+	c     Stepper
+	emu   *emu.Chip // nil unless the chip is in-process
 	ports EmuPorts
 	n     int
 	buf   []emu.Spike
 }
 
-// NewEmuChip adapts c. The ports must exist on c.
+// NewEmuChip adapts an in-process emulator. The ports must exist on c.
 func NewEmuChip(c *emu.Chip, ports EmuPorts) (*EmuChip, error) {
 	if c == nil {
 		return nil, fmt.Errorf("sched: emu chip: %w: nil chip", ErrConfig)
+	}
+	e, err := NewStepperChip(emuStepper{c}, ports)
+	if err != nil {
+		return nil, err
+	}
+	e.emu = c
+	return e, nil
+}
+
+// NewStepperChip adapts any chip driven step by step, such as a device opened through the
+// driver. The ports must exist on it.
+func NewStepperChip(c Stepper, ports EmuPorts) (*EmuChip, error) {
+	if c == nil {
+		return nil, fmt.Errorf("sched: chip: %w: nil chip", ErrConfig)
 	}
 	if len(ports.Outputs) == 0 {
 		return nil, fmt.Errorf("sched: emu chip: %w: no output ports", ErrConfig)
@@ -110,8 +139,8 @@ func NewEmuChip(c *emu.Chip, ports EmuPorts) (*EmuChip, error) {
 // Outputs returns the number of output neurons.
 func (e *EmuChip) Outputs() int { return e.n }
 
-// Chip returns the emulator.
-func (e *EmuChip) Chip() *emu.Chip { return e.c }
+// Chip returns the in-process emulator, or nil when the chip is elsewhere.
+func (e *EmuChip) Chip() *emu.Chip { return e.emu }
 
 // RunWindow implements Chip.
 func (e *EmuChip) RunWindow(ctx context.Context, in [][]Spike, counts []int32) error {
@@ -130,7 +159,9 @@ func (e *EmuChip) RunWindow(ctx context.Context, in [][]Spike, counts []int32) e
 				return fmt.Errorf("sched: emu chip: %w", err)
 			}
 		}
-		e.c.Step()
+		if err := e.c.Step(); err != nil {
+			return fmt.Errorf("sched: chip: %w", err)
+		}
 		for _, o := range e.ports.Outputs {
 			var err error
 			if e.buf, err = e.c.Output(o.Port, e.buf[:0]); err != nil {
