@@ -30,6 +30,10 @@ var (
 	Full      = Size{Cores: 128, NeuronsPerCore: 8192} // the full design (Loihi 2's size)
 )
 
+// ParallelNeurons is the size from which a chip with automatic Workers steps its cores in
+// parallel.
+const ParallelNeurons = 32768
+
 // MaxBanksPerCore is how many incoming connections with a negative weight exponent a core
 // accepts: each needs its own dendritic accumulator bank, because the floor shift of a sum is
 // not the sum of floor shifts. Connections with a non-negative exponent add straight into the
@@ -43,7 +47,9 @@ type Opts struct {
 	Size Size // default Prototype
 	// Workers is how many goroutines step the cores of a chip in parallel (each phase of a
 	// step is split by core and joined at a barrier; the result is bit-identical for any
-	// number). Default: GOMAXPROCS. 1 steps everything on the calling goroutine.
+	// number). 0 means automatic: GOMAXPROCS goroutines once the chip holds at least
+	// ParallelNeurons neurons, else one — below that, a step is too short to pay for the
+	// hand-offs. 1 steps everything on the calling goroutine; more forces that many.
 	Workers int
 	// Portable turns off the vector kernels (AVX2 on amd64, picked at run time) and runs the
 	// pure-Go interpreter everywhere. Both give the same bits; this is for comparison.
@@ -162,16 +168,18 @@ type output struct {
 // other with one step of delay, input ports the host injects into, output ports and probes
 // the host reads.
 type Chip struct {
-	size    Size
-	cores   []*core
-	inputs  []*input
-	outputs []output
-	probes  []*probe
-	t       int32
-	stats   Stats
-	simd    bool
-	workers int
-	active  []*core // configured cores, in index order
+	size        Size
+	cores       []*core
+	inputs      []*input
+	outputs     []output
+	probes      []*probe
+	t           int32
+	stats       Stats
+	simd        bool
+	workers     int
+	autoWorkers bool    // Workers was 0: go parallel only for large chips
+	neurons     int     // in all configured cores
+	active      []*core // configured cores, in index order
 	// synDirty says sparse connections were added since the synapse memory was laid out.
 	synDirty bool
 }
@@ -188,11 +196,11 @@ func New(opts Opts) (*Chip, error) {
 	if s.Cores < 1 || s.Cores > Full.Cores || s.NeuronsPerCore < 1 || s.NeuronsPerCore > Full.NeuronsPerCore {
 		return nil, fmt.Errorf("emu: chip size %s: %w (at most %s)", s, ErrLimit, Full)
 	}
-	w := opts.Workers
+	w, auto := opts.Workers, false
 	if w <= 0 {
-		w = runtime.GOMAXPROCS(0)
+		w, auto = runtime.GOMAXPROCS(0), true
 	}
-	return &Chip{size: s, cores: make([]*core, s.Cores), simd: !opts.Portable, workers: w}, nil
+	return &Chip{size: s, cores: make([]*core, s.Cores), simd: !opts.Portable, workers: w, autoWorkers: auto}, nil
 }
 
 // Size returns the chip's shape.
@@ -211,10 +219,11 @@ func (c *Chip) SetCore(i int, cfg CoreConfig) error {
 		return fmt.Errorf("emu: %w", err)
 	}
 	c.cores[i] = k
-	c.active = c.active[:0]
+	c.active, c.neurons = c.active[:0], 0
 	for _, k := range c.cores {
 		if k != nil {
 			c.active = append(c.active, k)
+			c.neurons += k.n
 		}
 	}
 	return nil
@@ -455,7 +464,7 @@ func span(fired []int32, lo, hi int32) (i0, i1 int) {
 // core's state, so the order does not matter.
 func (c *Chip) parallel(f func(k *core)) {
 	w := min(c.workers, len(c.active))
-	if w <= 1 {
+	if w <= 1 || (c.autoWorkers && c.neurons < ParallelNeurons) {
 		for _, k := range c.active {
 			f(k)
 		}
