@@ -1,6 +1,7 @@
 package driver
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -290,6 +291,7 @@ func TestUnansweredCommandTimesOut(t *testing.T) {
 	require.NoError(t, err)
 	defer d.Close()
 	require.NoError(t, s.cmd.Process.Signal(syscall.SIGSTOP))
+	waitStopped(t, s.cmd.Process.Pid) // the signal is asynchronous: the board could still answer
 	_, err = d.Sensors(ctx)
 	require.ErrorIs(t, err, ErrTimeout)
 	require.ErrorContains(t, err, "SENSORS: no completion in 300ms")
@@ -363,4 +365,18 @@ func TestErrorsAreLowercaseAndWrapped(t *testing.T) {
 	require.ErrorIs(t, err, errors.ErrUnsupported)
 	_, err = Open(context.Background(), "bogus:", Opts{})
 	require.ErrorIs(t, err, ErrNotFound)
+}
+
+// waitStopped waits until the process is in the stopped state ('T' in /proc/PID/stat).
+func waitStopped(t *testing.T, pid int) {
+	t.Helper()
+	require.Eventually(t, func() bool {
+		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+		if err != nil {
+			return false
+		}
+		// The state follows the command name, which is in parentheses.
+		i := bytes.LastIndexByte(b, ')')
+		return i >= 0 && i+2 < len(b) && b[i+2] == 'T'
+	}, 5*time.Second, time.Millisecond, "process %d did not stop", pid)
 }
