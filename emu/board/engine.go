@@ -598,11 +598,13 @@ func (e *engine) execute(c regmap.Command) {
 	case regmap.OpStart:
 		if noArgs() {
 			b.running = true
+			e.status() // the status register says so before the host sees the completion
 			e.complete(c, regmap.ResultOK, nil)
 		}
 	case regmap.OpStop:
 		if noArgs() {
 			b.running = false
+			e.status()
 			e.complete(c, regmap.ResultOK, nil)
 		}
 	case regmap.OpLoadBegin, regmap.OpLoadData, regmap.OpLoadDMA, regmap.OpLoadEnd:
