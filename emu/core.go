@@ -147,6 +147,7 @@ type vop struct {
 	n    int32
 	dst  ref
 	srcs [3]ref
+	bin  func(d, a, b *int32, n int) // a two-operand vector kernel, called directly
 }
 
 // uniformPass runs the per-core part of the program once: it evaluates the uniform
@@ -189,6 +190,9 @@ func (c *core) uniformPass(t int32) {
 			}
 		}
 		v := vop{op: in.Op, n: in.Imm}
+		if c.simd != nil {
+			v.bin = c.simd.Binary(in.Op)
+		}
 		if d, ok := in.Dest(); ok {
 			v.dst = c.ref(d)
 		}
@@ -276,6 +280,12 @@ func (c *core) compute(t int32) {
 		hi := lo + padded(min(TileSize, c.n-lo))
 		for i := range c.vops {
 			v := &c.vops[i]
+			if v.bin != nil {
+				// Slicing to the tile has bounds-checked every operand to hi-lo elements.
+				d, a, b := v.dst.tile(lo, hi), v.srcs[0].tile(lo, hi), v.srcs[1].tile(lo, hi)
+				v.bin(&d[0], &a[0], &b[0], len(d))
+				continue
+			}
 			a, b, cc := v.srcs[0].tile(lo, hi), v.srcs[1].tile(lo, hi), v.srcs[2].tile(lo, hi)
 			switch v.op {
 			case isa.OpSpk:

@@ -159,3 +159,49 @@ func (k *Set) Spike(mask []uint8, payload, cond, val []int32) {
 	_ = val[m-1]
 	k.spike(&mask[0], &payload[0], &cond[0], &val[0], m, false)
 }
+
+// Binary returns the kernel of a two-operand opcode that takes only d, a, b and the length,
+// or nil. The caller guarantees that d, a and b hold n elements, n a positive multiple of
+// Lanes: it saves Exec's dispatch and checks where the interpreter has already sliced the
+// operands to the tile.
+func (k *Set) Binary(op isa.Opcode) func(d, a, b *int32, n int) {
+	switch op {
+	case isa.OpAdd:
+		return k.add
+	case isa.OpSub:
+		return k.sub
+	case isa.OpMul:
+		return k.mul
+	case isa.OpMin:
+		return k.min
+	case isa.OpMax:
+		return k.max
+	case isa.OpAnd:
+		return k.and
+	case isa.OpOr:
+		return k.or
+	case isa.OpXor:
+		return k.xor
+	case isa.OpShl:
+		return k.shl
+	case isa.OpShr:
+		return k.shr
+	case isa.OpSra:
+		return k.sra
+	case isa.OpAsh:
+		return k.ash
+	case isa.OpSeq:
+		return k.seq
+	case isa.OpSne:
+		return k.sne
+	case isa.OpSlt:
+		return k.slt
+	case isa.OpSle:
+		return k.sle
+	case isa.OpSgt:
+		return k.sgt
+	case isa.OpSge:
+		return k.sge
+	}
+	return nil
+}

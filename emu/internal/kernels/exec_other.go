@@ -23,3 +23,6 @@ func (k *Set) Exec(op isa.Opcode, d, a, b, c []int32, n int32) bool { return fal
 func (k *Set) Spike(mask []uint8, payload, cond, val []int32) {
 	panic("kernels: no vector kernels on this architecture")
 }
+
+// Binary returns nil: there are no vector kernels on this architecture.
+func (k *Set) Binary(op isa.Opcode) func(d, a, b *int32, n int) { return nil }
