@@ -60,3 +60,21 @@ func table(w io.Writer, rows [][]string) {
 		}
 	}
 }
+
+// resolveURI returns uri, or when it is empty the first board found, else "emu:" — said once
+// on note, as driver.OpenDefault does. Commands that run the in-process emulator themselves
+// (at a chosen size) resolve first and open second.
+func resolveURI(ctx context.Context, uri string, note io.Writer) (string, error) {
+	if uri != "" {
+		return uri, nil
+	}
+	u, fallback, err := driver.DefaultURI(ctx, driver.ListOpts{})
+	if err != nil {
+		return "", err
+	}
+	if fallback {
+		fmt.Fprintln(note, "lrctl: no board found; using the in-process emulator (emu:)")
+		return "emu:", nil
+	}
+	return u, nil
+}

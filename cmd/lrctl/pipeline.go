@@ -227,16 +227,9 @@ func printPipeline(w io.Writer, r pipelineReport, st sched.Stats, input string, 
 // directly, anything else through the driver — and adapts it for the scheduler. It returns
 // the resolved URI and a function that releases the device.
 func openPipelineChip(ctx context.Context, uri string, img *image.Image, ports sched.EmuPorts, note io.Writer) (*sched.EmuChip, func(), string, error) {
-	if uri == "" {
-		u, fallback, err := driver.DefaultURI(ctx, driver.ListOpts{})
-		if err != nil {
-			return nil, nil, "", err
-		}
-		if fallback {
-			fmt.Fprintln(note, "lrctl: no board found; using the in-process emulator (emu:)")
-			u = "emu:"
-		}
-		uri = u
+	uri, err := resolveURI(ctx, uri, note)
+	if err != nil {
+		return nil, nil, "", err
 	}
 	if uri == "emu:" || uri == "emu" {
 		chip, err := emu.New(emu.Opts{})

@@ -193,16 +193,9 @@ func loadNetwork(path string, size emu.Size) (*image.Image, error) {
 // size), anything else through the driver. No URI means the first board found, else the
 // in-process emulator, which is said once on note.
 func openDevice(ctx context.Context, uri string, size emu.Size, note io.Writer) (run.Device, string, error) {
-	if uri == "" {
-		u, fallback, err := driver.DefaultURI(ctx, driver.ListOpts{})
-		if err != nil {
-			return nil, "", err
-		}
-		if fallback {
-			fmt.Fprintln(note, "lrctl: no board found; using the in-process emulator (emu:)")
-			u = "emu:"
-		}
-		uri = u
+	uri, err := resolveURI(ctx, uri, note)
+	if err != nil {
+		return nil, "", err
 	}
 	switch uri {
 	case "emu:", "emu":
