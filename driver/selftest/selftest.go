@@ -12,7 +12,6 @@ import (
 	"github.com/lrchip/lrchip/driver"
 	"github.com/lrchip/lrchip/firmware/image"
 	"github.com/lrchip/lrchip/firmware/isa"
-	"github.com/lrchip/lrchip/firmware/programs"
 	"github.com/lrchip/lrchip/firmware/regmap"
 	"github.com/lrchip/lrchip/firmware/syn"
 	"github.com/lrchip/lrchip/internal/conformance"
@@ -359,43 +358,11 @@ func VectorImage(v *conformance.Vector, perCore int) (*image.Image, int, *isa.Pr
 		return nil, 0, nil, err
 	}
 	pp := v.Params
-	var prog *isa.Program
-	var consts []int32
-	var params, state [][]int32
-	switch v.Kind {
-	case "lif", "lifreset", "dense_graded":
-		name := "lif"
-		consts = []int32{pp.Du, pp.Dv, pp.Vth}
-		if v.Kind == "lifreset" {
-			name = "lif_reset"
-			consts = append(consts, pp.ResetInterval, pp.ResetOffset)
-		}
-		if prog, err = programs.Get(name); err != nil {
-			return nil, 0, nil, err
-		}
-		params = [][]int32{pp.BiasMant, pp.BiasExp}
-		state = [][]int32{pp.U0, pp.V0}
-	case "sdn":
-		if prog, err = programs.Get("sigma_delta"); err != nil {
-			return nil, 0, nil, err
-		}
-		scale := pp.SpikeExp + pp.StateExp
-		bias := make([]int32, v.NOut)
-		for i, b := range pp.Bias {
-			bias[i] = int32(int64(b) << scale)
-		}
-		relu, cum := int32(0), int32(0)
-		if pp.ActMode == "RELU" {
-			relu = 1
-		}
-		if pp.CumError {
-			cum = 1
-		}
-		consts = []int32{int32(int64(pp.Vth) << scale), pp.StateExp, relu, cum}
-		params = [][]int32{bias}
-	default:
-		return nil, 0, nil, fmt.Errorf("vector kind %q", v.Kind)
+	n, err := conformance.NeuronsOf(v)
+	if err != nil {
+		return nil, 0, nil, err
 	}
+	prog, consts, params, state := n.Program, n.Consts, n.Params, n.State
 	ncores := (v.NOut + perCore - 1) / perCore
 	per := (v.NOut + ncores - 1) / ncores
 	img := &image.Image{Name: "conformance-" + v.Kind, Size: image.Size{Cores: ncores, NeuronsPerCore: max(per, v.NIn)},
@@ -417,11 +384,6 @@ func VectorImage(v *conformance.Vector, perCore int) (*image.Image, int, *isa.Pr
 	}
 	img.Pops = []image.Population{pop}
 	img.Outputs = []image.Output{{Name: "out", Pop: 0, Count: v.NOut}}
-	for _, f := range v.Fields {
-		if f != "a_in" && f != "s" && prog.StateIndex(f) < 0 {
-			return nil, 0, nil, fmt.Errorf("program %s has no state register %q", prog.Name, f)
-		}
-	}
 	return img, per, prog, nil
 }
 

@@ -116,46 +116,11 @@ func Build(v *Vector, size emu.Size) (*emu.Chip, int, map[string]int, error) {
 		return nil, 0, nil, err
 	}
 	pp := v.Params
-	var prog *isa.Program
-	var consts []int32
-	var params, state [][]int32
-	switch v.Kind {
-	case "lif", "lifreset", "dense_graded":
-		name := "lif"
-		consts = []int32{pp.Du, pp.Dv, pp.Vth}
-		if v.Kind == "lifreset" {
-			name = "lif_reset"
-			consts = append(consts, pp.ResetInterval, pp.ResetOffset)
-		}
-		if prog, err = programs.Get(name); err != nil {
-			return nil, 0, nil, err
-		}
-		params = [][]int32{pp.BiasMant, pp.BiasExp}
-		state = [][]int32{pp.U0, pp.V0}
-	case "sdn":
-		if prog, err = programs.Get("sigma_delta"); err != nil {
-			return nil, 0, nil, err
-		}
-		// Lava scales vth and bias by 2^(spike_exp + state_exp) when it builds the process.
-		scale := pp.SpikeExp + pp.StateExp
-		vth := int64(pp.Vth) << scale
-		if v.VthEff != nil && *v.VthEff != vth {
-			return nil, 0, nil, fmt.Errorf("vth_effective is %d, but vth << (spike_exp + state_exp) = %d", *v.VthEff, vth)
-		}
-		bias := make([]int32, v.NOut)
-		for i, b := range pp.Bias {
-			bias[i] = int32(int64(b) << scale)
-		}
-		relu, cum := int32(0), int32(0)
-		if pp.ActMode == "RELU" {
-			relu = 1
-		}
-		if pp.CumError {
-			cum = 1
-		}
-		consts = []int32{int32(vth), pp.StateExp, relu, cum}
-		params = [][]int32{bias}
+	n, err := NeuronsOf(v)
+	if err != nil {
+		return nil, 0, nil, err
 	}
+	prog, consts, params, state := n.Program, n.Consts, n.Params, n.State
 	port, err := chip.AddInput(v.NIn)
 	if err != nil {
 		return nil, 0, nil, err
@@ -188,11 +153,70 @@ func Build(v *Vector, size emu.Size) (*emu.Chip, int, map[string]int, error) {
 	regs := map[string]int{}
 	for _, f := range v.Fields {
 		regs[f] = prog.StateIndex(f)
-		if regs[f] < 0 && f != "a_in" && f != "s" {
-			return nil, 0, nil, fmt.Errorf("program %s has no state register %q", prog.Name, f)
-		}
 	}
 	return chip, port, regs, nil
+}
+
+// Neurons is how a vector's neurons are set up on the chip: the standard program that
+// reproduces the vector's Lava model, its constants, and per-neuron parameters and initial
+// state ([register][neuron]; nil state means zeros).
+type Neurons struct {
+	Program *isa.Program
+	Consts  []int32
+	Params  [][]int32
+	State   [][]int32
+}
+
+// NeuronsOf picks the program and values for a vector. Lava scales the sigma-delta vth and
+// bias by 2^(spike_exp + state_exp) when it builds the process; so does this.
+func NeuronsOf(v *Vector) (*Neurons, error) {
+	pp := v.Params
+	n := &Neurons{}
+	var err error
+	switch v.Kind {
+	case "lif", "lifreset", "dense_graded":
+		name := "lif"
+		n.Consts = []int32{pp.Du, pp.Dv, pp.Vth}
+		if v.Kind == "lifreset" {
+			name = "lif_reset"
+			n.Consts = append(n.Consts, pp.ResetInterval, pp.ResetOffset)
+		}
+		if n.Program, err = programs.Get(name); err != nil {
+			return nil, err
+		}
+		n.Params = [][]int32{pp.BiasMant, pp.BiasExp}
+		n.State = [][]int32{pp.U0, pp.V0}
+	case "sdn":
+		if n.Program, err = programs.Get("sigma_delta"); err != nil {
+			return nil, err
+		}
+		scale := pp.SpikeExp + pp.StateExp
+		vth := int64(pp.Vth) << scale
+		if v.VthEff != nil && *v.VthEff != vth {
+			return nil, fmt.Errorf("vth_effective is %d, but vth << (spike_exp + state_exp) = %d", *v.VthEff, vth)
+		}
+		bias := make([]int32, v.NOut)
+		for i, b := range pp.Bias {
+			bias[i] = int32(int64(b) << scale)
+		}
+		relu, cum := int32(0), int32(0)
+		if pp.ActMode == "RELU" {
+			relu = 1
+		}
+		if pp.CumError {
+			cum = 1
+		}
+		n.Consts = []int32{int32(vth), pp.StateExp, relu, cum}
+		n.Params = [][]int32{bias}
+	default:
+		return nil, fmt.Errorf("vector kind %q", v.Kind)
+	}
+	for _, f := range v.Fields {
+		if f != "a_in" && f != "s" && n.Program.StateIndex(f) < 0 {
+			return nil, fmt.Errorf("program %s has no state register %q", n.Program.Name, f)
+		}
+	}
+	return n, nil
 }
 
 func slice(m [][]int32, lo, hi int) [][]int32 {
