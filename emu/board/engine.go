@@ -89,28 +89,35 @@ func (b *Board) Serve(ctx context.Context, l Link) error {
 		return err
 	}
 	defer b.detach()
+	b.prepare(&l)
 	return b.serve(ctx, l)
 }
 
-// serve is Serve for an attached host.
-func (b *Board) serve(ctx context.Context, l Link) error {
+// prepare readies the board for a newly attached host: the host's registers cleared, what a
+// previous host left half done dropped, ATTACHED set. It must run before the host can touch
+// the registers (before the setup reply), or it could clear what the host just wrote.
+func (b *Board) prepare(l *Link) {
 	if l.Payload <= 0 {
 		l.Payload = b.opts.RingCapacity / 4
 	}
 	if l.OutMax <= 0 {
 		l.OutMax = b.opts.RingCapacity - ring.RecordHeaderSize
 	}
-	e := &engine{b: b, l: l, r: b.regs}
-	e.out = queue{p: l.Out, cause: regmap.IRQOutput}
-	e.cpl = queue{p: l.Cpl, cause: regmap.IRQCompletion}
 	r := b.regs
 	for _, off := range []uint32{regmap.RegIRQMask, regmap.RegIRQStatus, regmap.RegDoorbell, regmap.RegControl, regmap.RegHostVersion, regmap.RegScratch} {
 		r.store(off, 0)
 	}
 	r.store(regmap.RegCapPayload, uint32(l.Payload))
-	// A load or flash write that a previous host left half done is dropped.
 	b.load, b.fl = loadState{buf: b.load.buf[:0]}, flashState{}
 	r.setStatus(regmap.StatusAttached, true)
+}
+
+// serve is Serve for an attached host that prepare has readied.
+func (b *Board) serve(ctx context.Context, l Link) error {
+	e := &engine{b: b, l: l, r: b.regs}
+	e.out = queue{p: l.Out, cause: regmap.IRQOutput}
+	e.cpl = queue{p: l.Cpl, cause: regmap.IRQCompletion}
+	r := b.regs
 	defer func() {
 		b.running = false
 		r.setStatus(regmap.StatusAttached|regmap.StatusSleeping|regmap.StatusRunning|regmap.StatusBusy|regmap.StatusStalled, false)

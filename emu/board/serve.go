@@ -141,11 +141,6 @@ func (b *Board) ServeConn(ctx context.Context, conn *net.UnixConn) error {
 		fds = append(fds, r.Fd())
 	}
 	fds = append(fds, s.doorbell, s.irq, s.bulkFd)
-	if _, _, err := conn.WriteMsgUnix(reply.Append(nil), unix.UnixRights(fds...), nil); err != nil {
-		return fmt.Errorf("board: sending the setup: %w", err)
-	}
-	stop := context.AfterFunc(ctx, func() { kick(s.doorbell) })
-	defer stop()
 	l := Link{Cmd: s.cmd, SpkIn: s.in, Cpl: s.cpl, Out: s.out, Host: host, Payload: s.payload, OutMax: s.rings[regmap.RingOut].MaxPayload(), Bulk: s.bulk,
 		Interrupt: func() { kick(s.irq) },
 		Wait: func(d time.Duration) bool {
@@ -162,6 +157,13 @@ func (b *Board) ServeConn(ctx context.Context, conn *net.UnixConn) error {
 			return n == 0
 		},
 	}
+	b.prepare(&l) // before the reply: from then on the host may write the registers
+	if _, _, err := conn.WriteMsgUnix(reply.Append(nil), unix.UnixRights(fds...), nil); err != nil {
+		b.regs.setStatus(regmap.StatusAttached, false)
+		return fmt.Errorf("board: sending the setup: %w", err)
+	}
+	stop := context.AfterFunc(ctx, func() { kick(s.doorbell) })
+	defer stop()
 	err = b.serve(ctx, l)
 	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
 		return nil
