@@ -182,6 +182,7 @@ type Chip struct {
 	active      []*core // configured cores, in index order
 	// synDirty says sparse connections were added since the synapse memory was laid out.
 	synDirty bool
+	groups   []*srcGroup // sparse synapse memory by source
 }
 
 // Stats returns the work counters.
@@ -505,13 +506,7 @@ func (k *core) accumulate() (events uint64) {
 		// by binary search rather than tested one by one.
 		lo, hi := int32(x.SrcStart), int32(x.SrcStart+x.SrcCount)
 		i0, i1 := span(fired, lo, hi)
-		for _, s := range fired[i0:i1] {
-			p := int32(1)
-			if x.Graded {
-				p = x.pay[s]
-			}
-			events += x.deliver(acc, s-lo, p, shift)
-		}
+		events += x.deliverAll(acc, fired[i0:i1], shift)
 		if b.acc != nil {
 			e := int32(x.exp)
 			a := k.a[x.DstStart : x.DstStart+x.DstCount]

@@ -290,3 +290,90 @@ func TestRelayoutKeepsSynapses(t *testing.T) {
 	require.Equal(t, want, got)
 	require.NotEqual(t, make([]int32, 8), got[3], "the test should see some input")
 }
+
+// TestSparseLayoutsEqualDense feeds two cores from one input port through many sparse
+// connections — overlapping and disjoint source ranges (which share a column of the row
+// table), shared and per-synapse weights, binary and graded, several weight exponents — and
+// demands the same dendritic input as the same connections written as dense matrices.
+func TestSparseLayoutsEqualDense(t *testing.T) {
+	const ns, nd = 64, 40
+	type spec struct {
+		dst, start, count int
+		shared, graded    bool
+		exp               int
+	}
+	specs := []spec{
+		{0, 0, 32, true, false, 0}, {0, 32, 32, true, false, 0}, // disjoint: one column
+		{0, 10, 30, false, false, 1}, {0, 0, 64, false, true, 0}, // overlapping
+		{1, 0, 20, false, false, 0}, {1, 20, 44, true, true, 2}, {1, 5, 10, true, false, 0},
+	}
+	rng := rand.New(rand.NewPCG(3, 9))
+	type pair struct{ sparse, dense Connection }
+	var conns []pair
+	for _, s := range specs {
+		dense := make([]int32, s.count*nd)
+		idx := []int32{0}
+		var tg, ws []int32
+		w0 := int32(rng.IntN(200)) - 100
+		for i := 0; i < s.count; i++ {
+			for j := 0; j < nd; j++ {
+				if rng.IntN(3) != 0 {
+					continue
+				}
+				w := w0
+				if !s.shared {
+					w = int32(rng.IntN(256)) - 128
+				}
+				dense[i*nd+j] = w
+				tg, ws = append(tg, int32(j)), append(ws, w)
+			}
+			idx = append(idx, int32(len(tg)))
+		}
+		base := Connection{Kind: FromInput, SrcStart: s.start, SrcCount: s.count, Dst: s.dst, DstCount: nd,
+			SignMode: syn.Mixed, WeightBits: 8, WeightExp: s.exp, Graded: s.graded}
+		sp, de := base, base
+		sp.Weights, sp.Index, sp.Targets = ws, idx, tg
+		de.Weights = dense
+		conns = append(conns, pair{sp, de})
+	}
+	run := func(sparse bool) [][]int32 {
+		c, err := New(Opts{})
+		require.NoError(t, err)
+		for k := 0; k < 2; k++ {
+			require.NoError(t, c.SetCore(k, CoreConfig{Program: relay, Neurons: nd}))
+		}
+		in, err := c.AddInput(ns)
+		require.NoError(t, err)
+		for _, p := range conns {
+			cn := p.dense
+			if sparse {
+				cn = p.sparse
+			}
+			cn.Src = in
+			require.NoError(t, c.Connect(cn))
+		}
+		var probes []int
+		for k := 0; k < 2; k++ {
+			pr, err := c.AddProbe(k, Field{Kind: FieldInput}, []int{0, 1, 7, 19, 33, 39})
+			require.NoError(t, err)
+			probes = append(probes, pr)
+		}
+		r := rand.New(rand.NewPCG(5, 5))
+		for range 30 {
+			for i := 0; i < ns; i++ {
+				if r.IntN(4) == 0 {
+					require.NoError(t, c.Inject(in, i, int32(r.IntN(100))+1))
+				}
+			}
+			c.Step()
+		}
+		var out [][]int32
+		for _, pr := range probes {
+			d, err := c.ProbeData(pr)
+			require.NoError(t, err)
+			out = append(out, d...)
+		}
+		return out
+	}
+	require.Equal(t, run(false), run(true))
+}

@@ -39,6 +39,7 @@ type conn struct {
 // sit next to each other, and so do their table entries. A spike then touches a line of table
 // and one contiguous run of synapses, instead of a pair of scattered lines per connection.
 type srcGroup struct {
+	src   *[]int32 // fired list of the source
 	slots int
 	rows  []synRow // [source neuron × slot]
 	data  []uint16 // the rows; rows of pairs start at even offsets
@@ -143,10 +144,71 @@ func (x *conn) deliver(acc []int32, rel int32, p int32, shift uint) uint64 {
 	return uint64(n)
 }
 
+// deliverAll delivers the spikes of the source neurons in fired (absolute indices, all within
+// the connection's source range) to acc, shifted left by shift, and returns the number of
+// synapses reached. The rows of laid-out sparse connections are read here directly: this loop
+// runs once per spike and connection, the hottest path of a step.
+func (x *conn) deliverAll(acc []int32, fired []int32, shift uint) (events uint64) {
+	g := x.grp
+	if g == nil || x.Graded {
+		lo := int32(x.SrcStart)
+		for _, s := range fired {
+			p := int32(1)
+			if x.Graded {
+				p = x.pay[s]
+			}
+			events += x.deliver(acc, s-lo, p, shift)
+		}
+		return events
+	}
+	rows, data := g.rows, g.data
+	base := unsafe.Pointer(unsafe.SliceData(acc))
+	if x.layout == layoutShared {
+		w := x.shared << shift
+		for _, s := range fired {
+			r := rows[int(s)*g.slots+x.slot]
+			addShared(base, data[r.off:r.off+r.n], w)
+			events += uint64(r.n)
+		}
+		return events
+	}
+	for _, s := range fired {
+		r := rows[int(s)*g.slots+x.slot]
+		addPacked(base, data[r.off:r.off+2*r.n], shift)
+		events += uint64(r.n)
+	}
+	return events
+}
+
+// addShared adds w to base[t] for every target t. Unrolled by four: the loop is a chain of
+// independent read-modify-writes.
+func addShared(base unsafe.Pointer, ts []uint16, w int32) {
+	for len(ts) >= 4 {
+		t := ts[:4:4]
+		*(*int32)(unsafe.Add(base, uintptr(t[0])*4)) += w
+		*(*int32)(unsafe.Add(base, uintptr(t[1])*4)) += w
+		*(*int32)(unsafe.Add(base, uintptr(t[2])*4)) += w
+		*(*int32)(unsafe.Add(base, uintptr(t[3])*4)) += w
+		ts = ts[4:]
+	}
+	for _, t := range ts {
+		*(*int32)(unsafe.Add(base, uintptr(t)*4)) += w
+	}
+}
+
+// addPacked adds each (target, weight) pair's weight << shift to base[target].
+func addPacked(base unsafe.Pointer, units []uint16, shift uint) {
+	for i := 0; i+1 < len(units); i += 2 {
+		a := (*int32)(unsafe.Add(base, uintptr(units[i])*4))
+		*a += int32(int16(units[i+1])) << shift
+	}
+}
+
 // layoutSynapses rebuilds the interleaved synapse memory of every source: for each source
 // neuron, the rows of all the sparse connections it feeds, one after the other. It runs before
 // the first step after connections change.
 func (c *Chip) layoutSynapses() {
+	c.groups = c.groups[:0]
 	type key struct {
 		kind SourceKind
 		src  int
@@ -174,30 +236,61 @@ func (c *Chip) layoutSynapses() {
 	for _, kk := range order {
 		conns := groups[kk]
 		n := srcN[kk]
-		g := &srcGroup{slots: len(conns), rows: make([]synRow, n*len(conns))}
+		// Connections whose source ranges do not overlap share a slot (a column of the row
+		// table), as the excitatory and inhibitory halves of a population do: the table is as
+		// narrow as the most connections any one source neuron feeds.
+		var cols [][]*conn
+		slot := make([]int, len(conns))
+		for j, x := range conns {
+			slot[j] = len(cols)
+			for c, col := range cols {
+				if !overlaps(col, x) {
+					slot[j] = c
+					break
+				}
+			}
+			if slot[j] == len(cols) {
+				cols = append(cols, nil)
+			}
+			cols[slot[j]] = append(cols[slot[j]], x)
+		}
+		g := &srcGroup{src: conns[0].src, slots: len(cols), rows: make([]synRow, n*len(cols))}
 		total := 0
 		for _, x := range conns {
 			_, cnt := x.counts()
 			total += int(cnt*x.width()) + x.SrcCount // room for padding to even offsets
 		}
 		g.data = make([]uint16, 0, total)
+		c.groups = append(c.groups, g)
 		for i := 0; i < n; i++ {
-			for slot, x := range conns {
-				if i < x.SrcStart || i >= x.SrcStart+x.SrcCount {
-					continue
+			for s, col := range cols {
+				for _, x := range col {
+					if i < x.SrcStart || i >= x.SrcStart+x.SrcCount {
+						continue
+					}
+					units, cnt := x.row(int32(i - x.SrcStart))
+					if x.width() == 2 && len(g.data)%2 == 1 {
+						g.data = append(g.data, 0)
+					}
+					g.rows[i*g.slots+s] = synRow{off: int32(len(g.data)), n: cnt}
+					g.data = append(g.data, units...)
 				}
-				units, cnt := x.row(int32(i - x.SrcStart))
-				if x.width() == 2 && len(g.data)%2 == 1 {
-					g.data = append(g.data, 0)
-				}
-				g.rows[i*g.slots+slot] = synRow{off: int32(len(g.data)), n: cnt}
-				g.data = append(g.data, units...)
 			}
 		}
-		for slot, x := range conns {
-			x.grp, x.slot, x.index, x.units = g, slot, nil, nil
+		for j, x := range conns {
+			x.grp, x.slot, x.index, x.units = g, slot[j], nil, nil
 		}
 	}
+}
+
+// overlaps reports whether x's source range meets that of any connection in col.
+func overlaps(col []*conn, x *conn) bool {
+	for _, y := range col {
+		if x.SrcStart < y.SrcStart+y.SrcCount && y.SrcStart < x.SrcStart+x.SrcCount {
+			return true
+		}
+	}
+	return false
 }
 
 // counts returns the number of source rows and synapses of a sparse connection.
