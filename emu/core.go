@@ -35,6 +35,8 @@ type core struct {
 	bcastVal []int32   // the value each holds
 	nbcast   int       // buffers in use this step
 	kregs    [isa.NumUTemp]int32
+	hoisted  [][]int32   // per-neuron values of step-invariant instructions (see uniformPass)
+	nhoist   int         // buffers of hoisted in use
 	vops     []vop       // the per-neuron instructions executed this step
 	srcs     [][]isa.Reg // operands read by each instruction, decoded once
 	exec     executor
@@ -154,9 +156,16 @@ type vop struct {
 // instructions (those writing k registers, and branches) and lists, with their operands
 // resolved, the per-neuron instructions that execute this step. Branches depend only on
 // uniform values, so every neuron of the core follows this same path.
+//
+// A per-neuron instruction that reads only parameters, constants and immediates (directly or
+// through temporaries computed from them) and writes a temporary gives the same values at
+// every step while the pass is kept: it is run here, once (see hoist), and the instructions
+// after it read its result from there.
 func (c *core) uniformPass(t int32) {
 	c.vops = c.vops[:0]
 	c.nbcast = 0
+	c.nhoist = 0
+	var held [isa.NumTemp][]int32 // where a temporary's hoisted value lives, if it has one
 	code := c.prog.Code
 	for pc := 0; pc < len(code); {
 		in := code[pc]
@@ -193,19 +202,57 @@ func (c *core) uniformPass(t int32) {
 		if c.simd != nil {
 			v.bin = c.simd.Binary(in.Op)
 		}
-		if d, ok := in.Dest(); ok {
+		d, hasDst := in.Dest()
+		if hasDst {
 			v.dst = c.ref(d)
 		}
+		invariant := !c.readsT
 		for j, r := range c.srcs[pc] {
-			if r.Uniform() {
+			cl, i := r.Class()
+			switch {
+			case r.Uniform():
 				v.srcs[j] = ref{arr: c.broadcast(c.uval(r, in, t)), local: true}
-			} else {
+			case cl == isa.ClassTemp && held[i] != nil:
+				v.srcs[j] = ref{arr: held[i]}
+			default:
 				v.srcs[j] = c.ref(r)
+				invariant = invariant && cl == isa.ClassParam
 			}
 		}
-		c.vops = append(c.vops, v)
 		pc++
+		if !hasDst {
+			c.vops = append(c.vops, v)
+			continue
+		}
+		cl, i := d.Class()
+		if cl != isa.ClassTemp {
+			c.vops = append(c.vops, v)
+			continue
+		}
+		if !invariant {
+			held[i] = nil
+			c.vops = append(c.vops, v)
+			continue
+		}
+		held[i] = c.hoist(v)
 	}
+}
+
+// hoist runs v, whose operands are all step-invariant, over every neuron into a buffer of
+// its own, and returns the buffer. Parameters and constants never change once a core is
+// configured, so while the pass is kept the buffer is the value of v's destination at every
+// step: a bias computed from a mantissa and an exponent, say, costs nothing per step.
+func (c *core) hoist(v vop) []int32 {
+	if c.nhoist == len(c.hoisted) {
+		c.hoisted = append(c.hoisted, make([]int32, padded(c.n)))
+	}
+	buf := c.hoisted[c.nhoist]
+	c.nhoist++
+	for lo := 0; lo < c.n; lo += TileSize {
+		hi := lo + padded(min(TileSize, c.n-lo))
+		c.exec(v.op, buf[lo:hi], v.srcs[0].tile(lo, hi), v.srcs[1].tile(lo, hi), v.srcs[2].tile(lo, hi), v.n)
+	}
+	return buf
 }
 
 // broadcast returns a tile-sized buffer filled with x. Buffers are shared by value within a

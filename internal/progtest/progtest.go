@@ -11,7 +11,13 @@ import (
 
 // Random returns a random program that passes Validate. It exercises every opcode, uniform
 // temporaries, forward branches and immediates, including the edges of the int32 range.
-func Random(rng *rand.Rand) *isa.Program {
+func Random(rng *rand.Rand) *isa.Program { return random(rng, true) }
+
+// RandomTimeless is Random without reads of the time register t: programs whose per-core
+// values stay the same from step to step, which an executor may compute once.
+func RandomTimeless(rng *rand.Rand) *isa.Program { return random(rng, false) }
+
+func random(rng *rand.Rand, time bool) *isa.Program {
 	p := &isa.Program{Name: "rand"}
 	for i := range 1 + rng.IntN(isa.NumState) {
 		p.State = append(p.State, fmt.Sprintf("st%d", i))
@@ -22,7 +28,11 @@ func Random(rng *rand.Rand) *isa.Program {
 	for i := range rng.IntN(isa.NumConst + 1) {
 		p.Consts = append(p.Consts, fmt.Sprintf("co%d", i))
 	}
-	g := gen{rng: rng, p: p}
+	if !time && len(p.Consts) == 0 {
+		// A uniform operand must always be available, and t no longer is.
+		p.Consts = append(p.Consts, "co0")
+	}
+	g := gen{rng: rng, p: p, noTime: !time}
 	n := 1 + rng.IntN(isa.MaxInstrs)
 	// A prologue defines some temporaries, so later reads of them are defined on every path.
 	nr, nk := rng.IntN(isa.NumTemp+1), rng.IntN(isa.NumUTemp+1)
@@ -51,6 +61,7 @@ type gen struct {
 	nr, nk int // temporaries defined by the prologue
 	imm    int32
 	hasImm bool
+	noTime bool // never read t
 }
 
 // Interesting immediates: the edges of the widths the chip uses.
@@ -98,6 +109,9 @@ func (g *gen) src(uniform bool) isa.Reg {
 		case 5:
 			r = isa.A
 		case 6:
+			if g.noTime {
+				continue
+			}
 			r = isa.T
 		case 7:
 			if g.hasImm {
