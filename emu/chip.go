@@ -413,7 +413,11 @@ func (c *Chip) Step() {
 	}
 	c.t++
 	c.stats.Steps++
-	c.parallel(func(k *core) { k.events = k.accumulate() })
+	if c.serial() {
+		c.stats.SynapticEvents += c.accumulateBySource()
+	} else {
+		c.parallel(func(k *core) { k.events = k.accumulate() })
+	}
 	c.parallel(func(k *core) { k.compute(c.t) })
 	for _, k := range c.active {
 		c.stats.SynapticEvents += k.events
@@ -465,7 +469,7 @@ func span(fired []int32, lo, hi int32) (i0, i1 int) {
 // core's state, so the order does not matter.
 func (c *Chip) parallel(f func(k *core)) {
 	w := min(c.workers, len(c.active))
-	if w <= 1 || (c.autoWorkers && c.neurons < ParallelNeurons) {
+	if c.serial() {
 		for _, k := range c.active {
 			f(k)
 		}
@@ -482,6 +486,76 @@ func (c *Chip) parallel(f func(k *core)) {
 		}()
 	}
 	wg.Wait()
+}
+
+// serial reports whether steps run on the calling goroutine alone.
+func (c *Chip) serial() bool {
+	return min(c.workers, len(c.active)) <= 1 || (c.autoWorkers && c.neurons < ParallelNeurons)
+}
+
+// accumulateBySource is accumulate for every core at once, for a chip stepped on one
+// goroutine: the sparse synapses are walked source by source, each source's spikes once per
+// column of its synapse memory rather than once per connection, and each column feeds one
+// destination range, whose accumulators stay in L1 while it is walked. It returns the number
+// of synaptic events. The sums are those of accumulate: integer additions in another order.
+func (c *Chip) accumulateBySource() (events uint64) {
+	for _, k := range c.active {
+		clear(k.a)
+		k.events = 0
+		for _, b := range k.banks {
+			x := b.conn
+			x.acc, x.shift = k.a[x.DstStart:x.DstStart+x.DstCount], uint(x.exp)
+			if b.acc != nil {
+				x.acc, x.shift = b.acc, 0
+				clear(b.acc)
+			}
+			if x.layout != layoutDense {
+				continue
+			}
+			fired := *x.src
+			i0, i1 := span(fired, int32(x.SrcStart), int32(x.SrcStart+x.SrcCount))
+			events += x.deliverAll(x.acc, fired[i0:i1], x.shift)
+		}
+	}
+	for _, g := range c.groups {
+		fired := *g.src
+		if len(fired) == 0 {
+			continue
+		}
+		for slot, col := range g.cols {
+			// col's connections have disjoint source ranges, in ascending order, and fired is
+			// ascending: one merge-like walk pairs every spike with its connection.
+			i := 0
+			for _, x := range col {
+				lo, hi := int32(x.SrcStart), int32(x.SrcStart+x.SrcCount)
+				for i < len(fired) && fired[i] < lo {
+					i++
+				}
+				j := i
+				for j < len(fired) && fired[j] < hi {
+					j++
+				}
+				if j > i {
+					events += x.deliverSlot(fired[i:j], slot)
+				}
+				i = j
+			}
+		}
+	}
+	for _, k := range c.active {
+		for _, b := range k.banks {
+			if b.acc == nil || len(*b.conn.src) == 0 {
+				continue
+			}
+			x := b.conn
+			e := int32(x.exp)
+			a := k.a[x.DstStart : x.DstStart+x.DstCount]
+			for j, v := range b.acc {
+				a[j] += isa.Ash(v, e)
+			}
+		}
+	}
+	return events
 }
 
 // accumulate sums the weighted spikes that the previous step routed to this core, connection

@@ -294,7 +294,8 @@ func TestRelayoutKeepsSynapses(t *testing.T) {
 // TestSparseLayoutsEqualDense feeds two cores from one input port through many sparse
 // connections — overlapping and disjoint source ranges (which share a column of the row
 // table), shared and per-synapse weights, binary and graded, several weight exponents — and
-// demands the same dendritic input as the same connections written as dense matrices.
+// demands the same dendritic input as the same connections written as dense matrices, with
+// the chip stepped by one worker and by two.
 func TestSparseLayoutsEqualDense(t *testing.T) {
 	const ns, nd = 64, 40
 	type spec struct {
@@ -306,6 +307,7 @@ func TestSparseLayoutsEqualDense(t *testing.T) {
 		{0, 0, 32, true, false, 0}, {0, 32, 32, true, false, 0}, // disjoint: one column
 		{0, 10, 30, false, false, 1}, {0, 0, 64, false, true, 0}, // overlapping
 		{1, 0, 20, false, false, 0}, {1, 20, 44, true, true, 2}, {1, 5, 10, true, false, 0},
+		{0, 0, 64, true, false, -1}, {1, 0, 64, false, true, -3}, // summed apart, then shifted
 	}
 	rng := rand.New(rand.NewPCG(3, 9))
 	type pair struct{ sparse, dense Connection }
@@ -336,8 +338,8 @@ func TestSparseLayoutsEqualDense(t *testing.T) {
 		de.Weights = dense
 		conns = append(conns, pair{sp, de})
 	}
-	run := func(sparse bool) [][]int32 {
-		c, err := New(Opts{})
+	run := func(sparse bool, workers int) [][]int32 {
+		c, err := New(Opts{Workers: workers})
 		require.NoError(t, err)
 		for k := 0; k < 2; k++ {
 			require.NoError(t, c.SetCore(k, CoreConfig{Program: relay, Neurons: nd}))
@@ -375,5 +377,7 @@ func TestSparseLayoutsEqualDense(t *testing.T) {
 		}
 		return out
 	}
-	require.Equal(t, run(false), run(true))
+	want := run(false, 1)
+	require.Equal(t, want, run(true, 1), "one worker: synapses walked source by source")
+	require.Equal(t, want, run(true, 2), "two workers: each core sums its own connections")
 }

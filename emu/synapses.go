@@ -1,6 +1,7 @@
 package emu
 
 import (
+	"slices"
 	"unsafe"
 
 	"github.com/lrchip/lrchip/firmware/syn"
@@ -32,6 +33,9 @@ type conn struct {
 	units []uint16
 	grp   *srcGroup
 	slot  int
+	// Where accumulateBySource adds this step's sums, and the shift per synapse.
+	acc   []int32
+	shift uint
 }
 
 // srcGroup holds the sparse synapses of every connection from one source (a core or an input
@@ -39,7 +43,8 @@ type conn struct {
 // sit next to each other, and so do their table entries. A spike then touches a line of table
 // and one contiguous run of synapses, instead of a pair of scattered lines per connection.
 type srcGroup struct {
-	src   *[]int32 // fired list of the source
+	src   *[]int32  // fired list of the source
+	cols  [][]*conn // the connections of each slot (column), by ascending source range
 	slots int
 	rows  []synRow // [source neuron × slot]
 	data  []uint16 // the rows; rows of pairs start at even offsets
@@ -174,7 +179,29 @@ func (x *conn) deliverAll(acc []int32, fired []int32, shift uint) (events uint64
 	}
 	for _, s := range fired {
 		r := rows[int(s)*g.slots+x.slot]
-		addPacked(base, data[r.off:r.off+2*r.n], shift)
+		addPacked(base, data[r.off:r.off+2*r.n], 1, shift)
+		events += uint64(r.n)
+	}
+	return events
+}
+
+// deliverSlot is deliverAll for a laid-out sparse connection, into the accumulators
+// accumulateBySource chose, reading its rows at column slot of its group.
+func (x *conn) deliverSlot(fired []int32, slot int) (events uint64) {
+	g := x.grp
+	rows, data := g.rows, g.data
+	base := unsafe.Pointer(unsafe.SliceData(x.acc))
+	for _, s := range fired {
+		p := int32(1)
+		if x.Graded {
+			p = x.pay[s]
+		}
+		r := rows[int(s)*g.slots+slot]
+		if x.layout == layoutShared {
+			addShared(base, data[r.off:r.off+r.n], (x.shared*p)<<x.shift)
+		} else {
+			addPacked(base, data[r.off:r.off+2*r.n], p, x.shift)
+		}
 		events += uint64(r.n)
 	}
 	return events
@@ -196,11 +223,11 @@ func addShared(base unsafe.Pointer, ts []uint16, w int32) {
 	}
 }
 
-// addPacked adds each (target, weight) pair's weight << shift to base[target].
-func addPacked(base unsafe.Pointer, units []uint16, shift uint) {
+// addPacked adds each (target, weight) pair's (weight·p) << shift to base[target].
+func addPacked(base unsafe.Pointer, units []uint16, p int32, shift uint) {
 	for i := 0; i+1 < len(units); i += 2 {
 		a := (*int32)(unsafe.Add(base, uintptr(units[i])*4))
-		*a += int32(int16(units[i+1])) << shift
+		*a += (int32(int16(units[i+1])) * p) << shift
 	}
 }
 
@@ -254,7 +281,10 @@ func (c *Chip) layoutSynapses() {
 			}
 			cols[slot[j]] = append(cols[slot[j]], x)
 		}
-		g := &srcGroup{src: conns[0].src, slots: len(cols), rows: make([]synRow, n*len(cols))}
+		for _, col := range cols {
+			slices.SortFunc(col, func(a, b *conn) int { return a.SrcStart - b.SrcStart })
+		}
+		g := &srcGroup{src: conns[0].src, cols: cols, slots: len(cols), rows: make([]synRow, n*len(cols))}
 		total := 0
 		for _, x := range conns {
 			_, cnt := x.counts()
