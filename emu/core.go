@@ -150,6 +150,8 @@ type vop struct {
 	dst  ref
 	srcs [3]ref
 	bin  func(d, a, b *int32, n int) // a two-operand vector kernel, called directly
+	// Any other vector kernel, with the immediate bound, also called directly.
+	other func(d, a, b, c *int32, n int)
 }
 
 // uniformPass runs the per-core part of the program once: it evaluates the uniform
@@ -201,6 +203,9 @@ func (c *core) uniformPass(t int32) {
 		v := vop{op: in.Op, n: in.Imm}
 		if c.simd != nil {
 			v.bin = c.simd.Binary(in.Op)
+			if v.bin == nil {
+				v.other = c.simd.Other(in.Op, in.Imm)
+			}
 		}
 		d, hasDst := in.Dest()
 		if hasDst {
@@ -334,6 +339,12 @@ func (c *core) compute(t int32) {
 				continue
 			}
 			a, b, cc := v.srcs[0].tile(lo, hi), v.srcs[1].tile(lo, hi), v.srcs[2].tile(lo, hi)
+			if v.other != nil {
+				// As above; operands the opcode does not read are nil.
+				d := v.dst.tile(lo, hi)
+				v.other(&d[0], unsafe.SliceData(a), unsafe.SliceData(b), unsafe.SliceData(cc), len(d))
+				continue
+			}
 			switch v.op {
 			case isa.OpSpk:
 				c.spike(c.maskB[lo/8:hi/8], c.payload[lo:hi], a, nil)

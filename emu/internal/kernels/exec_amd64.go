@@ -205,3 +205,29 @@ func (k *Set) Binary(op isa.Opcode) func(d, a, b *int32, n int) {
 	}
 	return nil
 }
+
+// Other returns the kernel of an opcode that Binary does not cover, with its immediate n bound,
+// as a function of every operand (those the opcode does not read are ignored), or nil. The
+// caller guarantees the lengths as for Binary.
+func (k *Set) Other(op isa.Opcode, n int32) func(d, a, b, c *int32, m int) {
+	switch op {
+	case isa.OpNeg:
+		return func(d, a, _, _ *int32, m int) { k.neg(d, a, m) }
+	case isa.OpAbs:
+		return func(d, a, _, _ *int32, m int) { k.abs(d, a, m) }
+	case isa.OpNot:
+		return func(d, a, _, _ *int32, m int) { k.not(d, a, m) }
+	case isa.OpSel:
+		return k.sel
+	case isa.OpMulZ:
+		s := uint64(n)
+		return func(d, a, b, _ *int32, m int) { k.mulz(d, a, b, m, s) }
+	case isa.OpSat:
+		lim := int32(int64(1)<<(n-1) - 1)
+		return func(d, a, _, _ *int32, m int) { k.sat(d, a, m, lim) }
+	case isa.OpWrap:
+		h := int32(1) << (n - 1)
+		return func(d, a, _, _ *int32, m int) { k.wrap(d, a, m, h) }
+	}
+	return nil
+}

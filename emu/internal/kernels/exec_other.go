@@ -26,3 +26,6 @@ func (k *Set) Spike(mask []uint8, payload, cond, val []int32) {
 
 // Binary returns nil: there are no vector kernels on this architecture.
 func (k *Set) Binary(op isa.Opcode) func(d, a, b *int32, n int) { return nil }
+
+// Other returns nil: there are no vector kernels on this architecture.
+func (k *Set) Other(op isa.Opcode, n int32) func(d, a, b, c *int32, m int) { return nil }

@@ -48,6 +48,15 @@ func testKernelsMatchALU(t *testing.T, k *Set) {
 				want := isa.ALU(o.Op, a[i], b[i], c[i], n)
 				require.Equal(t, want, d[i], "%s(%d, %d, %d, n=%d) lane %d", o.Name, a[i], b[i], c[i], n, i)
 			}
+			// The direct entry points the interpreter calls give the same bits as Exec.
+			direct := make([]int32, m)
+			if f := k.Binary(o.Op); f != nil {
+				f(&direct[0], &a[0], &b[0], m)
+				require.Equal(t, d, direct, "%s through Binary", o.Name)
+			} else if f := k.Other(o.Op, n); f != nil {
+				f(&direct[0], &a[0], &b[0], &c[0], m)
+				require.Equal(t, d, direct, "%s through Other", o.Name)
+			}
 		}
 	}
 }
