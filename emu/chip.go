@@ -183,6 +183,7 @@ type Chip struct {
 	// synDirty says sparse connections were added since the synapse memory was laid out.
 	synDirty bool
 	groups   []*srcGroup // sparse synapse memory by source
+	flat     []uint16    // scratch of conn.deliverAll on one worker
 }
 
 // Stats returns the work counters.
@@ -514,7 +515,7 @@ func (c *Chip) accumulateBySource() (events uint64) {
 			}
 			fired := *x.src
 			i0, i1 := span(fired, int32(x.SrcStart), int32(x.SrcStart+x.SrcCount))
-			events += x.deliverAll(x.acc, fired[i0:i1], x.shift)
+			events += x.deliverAll(x.acc, fired[i0:i1], x.shift, &c.flat)
 		}
 	}
 	for _, g := range c.groups {
@@ -522,7 +523,7 @@ func (c *Chip) accumulateBySource() (events uint64) {
 		if len(fired) == 0 {
 			continue
 		}
-		for slot, col := range g.cols {
+		for _, col := range g.cols {
 			// col's connections have disjoint source ranges, in ascending order, and fired is
 			// ascending: one merge-like walk pairs every spike with its connection.
 			i := 0
@@ -536,7 +537,7 @@ func (c *Chip) accumulateBySource() (events uint64) {
 					j++
 				}
 				if j > i {
-					events += x.deliverSlot(fired[i:j], slot)
+					events += x.deliverAll(x.acc, fired[i:j], x.shift, &c.flat)
 				}
 				i = j
 			}
@@ -580,7 +581,7 @@ func (k *core) accumulate() (events uint64) {
 		// by binary search rather than tested one by one.
 		lo, hi := int32(x.SrcStart), int32(x.SrcStart+x.SrcCount)
 		i0, i1 := span(fired, lo, hi)
-		events += x.deliverAll(acc, fired[i0:i1], shift)
+		events += x.deliverAll(acc, fired[i0:i1], shift, &k.flat)
 		if b.acc != nil {
 			e := int32(x.exp)
 			a := k.a[x.DstStart : x.DstStart+x.DstCount]

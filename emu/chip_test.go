@@ -297,7 +297,7 @@ func TestRelayoutKeepsSynapses(t *testing.T) {
 // demands the same dendritic input as the same connections written as dense matrices, with
 // the chip stepped by one worker and by two.
 func TestSparseLayoutsEqualDense(t *testing.T) {
-	const ns, nd = 64, 40
+	const ns, nd = 64, 100 // rows of about 33 synapses: some longer than a gather chunk, some shorter
 	type spec struct {
 		dst, start, count int
 		shared, graded    bool

@@ -23,17 +23,18 @@ type core struct {
 	state    [][]int32 // [reg][neuron]
 	params   [][]int32 // [param][neuron]
 	consts   []int32
-	a        []int32  // dendritic input of the current step
-	banks    []*bank  // one per incoming connection
-	nbanks   int      // of which with an accumulator (negative weight exponent)
-	mask     []uint64 // bit i set where neuron i spiked this step
-	maskB    []uint8  // the same memory, by byte, for the kernels
-	payload  []int32  // payload of this step's spike (1 for binary), 0 where none
-	fired    []int32  // indices of the neurons that spiked this step, ascending
-	temps    [isa.NumTemp][TileSize]int32
-	bcast    [][]int32 // tile-sized buffers holding uniform operand values
-	bcastVal []int32   // the value each holds
-	nbcast   int       // buffers in use this step
+	a        []int32              // dendritic input of the current step
+	banks    []*bank              // one per incoming connection
+	nbanks   int                  // of which with an accumulator (negative weight exponent)
+	mask     []uint64             // bit i set where neuron i spiked this step
+	maskB    []uint8              // the same memory, by byte, for the kernels
+	payload  []int32              // payload of this step's spike (1 for binary), 0 where none
+	fired    []int32              // indices of the neurons that spiked this step, ascending
+	temps    [isa.NumTemp][]int32 // tile-sized
+	nalloc   int                  // arrays made by alloc
+	bcast    [][]int32            // tile-sized buffers holding uniform operand values
+	bcastVal []int32              // the value each holds
+	nbcast   int                  // buffers in use this step
 	kregs    [isa.NumUTemp]int32
 	hoisted  [][]int32   // per-neuron values of step-invariant instructions (see uniformPass)
 	nhoist   int         // buffers of hoisted in use
@@ -45,6 +46,8 @@ type core struct {
 	events    uint64 // synaptic events delivered this step
 	readsT    bool   // some instruction reads t
 	passValid bool   // vops hold this step's pass (see compute)
+
+	flat []uint16 // scratch of conn.deliverAll when cores are stepped in parallel
 }
 
 // padded is the length of every per-neuron array of a core of n neurons: the vector kernels
@@ -70,18 +73,20 @@ func newCore(idx int, cfg CoreConfig, slots int, simd bool) (*core, error) {
 		return nil, fmt.Errorf("core %d: %d neurons: %w (limit %d per core)", idx, cfg.Neurons, ErrLimit, slots)
 	}
 	n := cfg.Neurons
-	c := &core{idx: idx, prog: p, n: n,
-		a: make([]int32, padded(n)), payload: make([]int32, padded(n)),
-		consts: make([]int32, len(p.Consts))}
+	c := &core{idx: idx, prog: p, n: n, consts: make([]int32, len(p.Consts))}
+	c.a, c.payload = c.alloc(padded(n)), c.alloc(padded(n))
+	for i := range c.temps {
+		c.temps[i] = c.alloc(TileSize)
+	}
 	if len(cfg.Consts) != len(p.Consts) {
 		return nil, fmt.Errorf("core %d: program %q declares %d constants, %d given", idx, p.Name, len(p.Consts), len(cfg.Consts))
 	}
 	copy(c.consts, cfg.Consts)
 	var err error
-	if c.state, err = perNeuron(idx, "state", p.State, cfg.State, n); err != nil {
+	if c.state, err = c.perNeuron("state", p.State, cfg.State); err != nil {
 		return nil, err
 	}
-	if c.params, err = perNeuron(idx, "parameter", p.Params, cfg.Params, n); err != nil {
+	if c.params, err = c.perNeuron("parameter", p.Params, cfg.Params); err != nil {
 		return nil, err
 	}
 	c.mask = make([]uint64, (padded(n)+63)/64)
@@ -107,22 +112,38 @@ func newCore(idx int, cfg CoreConfig, slots int, simd bool) (*core, error) {
 }
 
 // perNeuron copies initial values: nil means all zero, otherwise one slice of n per name.
-func perNeuron(core int, what string, names []string, vals [][]int32, n int) ([][]int32, error) {
+func (c *core) perNeuron(what string, names []string, vals [][]int32) ([][]int32, error) {
 	if vals != nil && len(vals) != len(names) {
-		return nil, fmt.Errorf("core %d: %d %s arrays given, program declares %d", core, len(vals), what, len(names))
+		return nil, fmt.Errorf("core %d: %d %s arrays given, program declares %d", c.idx, len(vals), what, len(names))
 	}
 	out := make([][]int32, len(names))
 	for i := range names {
-		out[i] = make([]int32, padded(n))
+		out[i] = c.alloc(padded(c.n))
 		if vals == nil || vals[i] == nil {
 			continue
 		}
-		if len(vals[i]) != n {
-			return nil, fmt.Errorf("core %d: %s %q has %d values for %d neurons", core, what, names[i], len(vals[i]), n)
+		if len(vals[i]) != c.n {
+			return nil, fmt.Errorf("core %d: %s %q has %d values for %d neurons", c.idx, what, names[i], len(vals[i]), c.n)
 		}
 		copy(out[i], vals[i])
 	}
 	return out, nil
+}
+
+// alloc returns a zeroed array of n elements for the kernels' operands. It starts on a cache
+// line, so that no 64-byte vector access straddles two, and every array of a core starts at a
+// different line of its 4 KiB page: the CPU matches a load against earlier stores by the low
+// 12 bits of their addresses first, so operands that start at the same page offset make each
+// store look as if it fed the next load of another array ("4K aliasing") and stall the loop.
+// Left to the allocator, arrays of a few KiB all start at offset 0.
+func (c *core) alloc(n int) []int32 {
+	const line, page = 64, 4096
+	slot := (c.nalloc*23 + c.idx*5) % (page / line) // 23 is odd: 64 arrays, 64 lines
+	c.nalloc++
+	buf := make([]int32, n+page/4)
+	addr := uintptr(unsafe.Pointer(unsafe.SliceData(buf)))
+	i := int((uintptr(slot*line)+page-addr%page)%page) / 4
+	return buf[i : i+n : i+n]
 }
 
 // ref is where an operand lives for the neurons of a tile: a per-neuron array indexed by
@@ -249,7 +270,7 @@ func (c *core) uniformPass(t int32) {
 // step: a bias computed from a mantissa and an exponent, say, costs nothing per step.
 func (c *core) hoist(v vop) []int32 {
 	if c.nhoist == len(c.hoisted) {
-		c.hoisted = append(c.hoisted, make([]int32, padded(c.n)))
+		c.hoisted = append(c.hoisted, c.alloc(padded(c.n)))
 	}
 	buf := c.hoisted[c.nhoist]
 	c.nhoist++
@@ -271,7 +292,7 @@ func (c *core) broadcast(x int32) []int32 {
 	i := c.nbcast
 	c.nbcast++
 	if i == len(c.bcast) {
-		c.bcast = append(c.bcast, make([]int32, TileSize))
+		c.bcast = append(c.bcast, c.alloc(TileSize))
 		c.bcastVal = append(c.bcastVal, 0)
 	} else if c.bcastVal[i] == x {
 		return c.bcast[i]
@@ -305,7 +326,7 @@ func (c *core) ref(r isa.Reg) ref {
 	case isa.ClassState:
 		return ref{arr: c.state[i]}
 	case isa.ClassTemp:
-		return ref{arr: c.temps[i][:], local: true}
+		return ref{arr: c.temps[i], local: true}
 	case isa.ClassParam:
 		return ref{arr: c.params[i]}
 	case isa.ClassInput:

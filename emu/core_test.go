@@ -3,6 +3,7 @@ package emu
 import (
 	"math/rand/v2"
 	"testing"
+	"unsafe"
 
 	"github.com/stretchr/testify/require"
 
@@ -145,5 +146,22 @@ func testCoreMatchesReference(t *testing.T, simd bool) {
 				require.Equal(t, pay, c.payload[j], "iter %d step %d neuron %d payload", iter, step, j)
 			}
 		}
+	}
+}
+
+// TestAllocStaggersArrays checks that a core's kernel operands start on cache lines, at
+// different offsets within their pages, and hold what was asked.
+func TestAllocStaggersArrays(t *testing.T) {
+	c := &core{idx: 3}
+	seen := map[uintptr]bool{}
+	for i := 0; i < 64; i++ {
+		n := 1 + i*97
+		a := c.alloc(n)
+		require.Len(t, a, n)
+		require.Equal(t, n, cap(a), "appending must not run into a neighbour")
+		addr := uintptr(unsafe.Pointer(&a[0]))
+		require.Zero(t, addr%64, "array %d does not start on a cache line", i)
+		require.False(t, seen[addr%4096], "arrays %d and an earlier one start at page offset %d", i, addr%4096)
+		seen[addr%4096] = true
 	}
 }

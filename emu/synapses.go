@@ -151,11 +151,12 @@ func (x *conn) deliver(acc []int32, rel int32, p int32, shift uint) uint64 {
 
 // deliverAll delivers the spikes of the source neurons in fired (absolute indices, all within
 // the connection's source range) to acc, shifted left by shift, and returns the number of
-// synapses reached. The rows of laid-out sparse connections are read here directly: this loop
-// runs once per spike and connection, the hottest path of a step.
-func (x *conn) deliverAll(acc []int32, fired []int32, shift uint) (events uint64) {
+// synapses reached. flat is scratch space, kept by the caller from step to step. This runs
+// once per connection and step with spikes: the hottest path of a step.
+func (x *conn) deliverAll(acc []int32, fired []int32, shift uint, flat *[]uint16) uint64 {
 	g := x.grp
 	if g == nil || x.Graded {
+		var events uint64
 		lo := int32(x.SrcStart)
 		for _, s := range fired {
 			p := int32(1)
@@ -166,46 +167,51 @@ func (x *conn) deliverAll(acc []int32, fired []int32, shift uint) (events uint64
 		}
 		return events
 	}
-	rows, data := g.rows, g.data
+	// Binary spikes through laid-out rows: every synapse adds its weight alone, so the rows
+	// can be gathered into one list and added in one loop. Rows are short and of varying
+	// length; a loop per row mispredicts its exit at every row, the gather does not branch.
+	buf, n := g.gather(*flat, fired, x.slot, x.width())
+	*flat = buf
 	base := unsafe.Pointer(unsafe.SliceData(acc))
 	if x.layout == layoutShared {
-		w := x.shared << shift
-		for _, s := range fired {
-			r := rows[int(s)*g.slots+x.slot]
-			addShared(base, data[r.off:r.off+r.n], w)
-			events += uint64(r.n)
-		}
-		return events
+		addShared(base, buf[:n], x.shared<<shift)
+		return uint64(n)
 	}
-	for _, s := range fired {
-		r := rows[int(s)*g.slots+x.slot]
-		addPacked(base, data[r.off:r.off+2*r.n], 1, shift)
-		events += uint64(r.n)
-	}
-	return events
+	addPacked(base, buf[:n], 1, shift)
+	return uint64(n / 2)
 }
 
-// deliverSlot is deliverAll for a laid-out sparse connection, into the accumulators
-// accumulateBySource chose, reading its rows at column slot of its group.
-func (x *conn) deliverSlot(fired []int32, slot int) (events uint64) {
-	g := x.grp
+// gather copies the rows at column slot of the neurons in fired, width units per synapse,
+// one after another into buf, and returns buf (grown when it was short) and the units copied.
+// A row of up to flatChunk units is copied as a fixed flatChunk units, whatever its length:
+// layoutSynapses leaves flatChunk spare units at the end of data, and what lies past a row
+// is overwritten by the next one or left beyond n.
+func (g *srcGroup) gather(buf []uint16, fired []int32, slot int, width int32) ([]uint16, int) {
 	rows, data := g.rows, g.data
-	base := unsafe.Pointer(unsafe.SliceData(x.acc))
-	for _, s := range fired {
-		p := int32(1)
-		if x.Graded {
-			p = x.pay[s]
-		}
-		r := rows[int(s)*g.slots+slot]
-		if x.layout == layoutShared {
-			addShared(base, data[r.off:r.off+r.n], (x.shared*p)<<x.shift)
-		} else {
-			addPacked(base, data[r.off:r.off+2*r.n], p, x.shift)
-		}
-		events += uint64(r.n)
+	// Room for a chunk per spike, so that short rows, nearly all, need no check that could
+	// call out of the loop; a long row makes room for itself and the chunks after it.
+	if need := len(fired) * flatChunk; len(buf) < need {
+		buf = make([]uint16, 2*need)
 	}
-	return events
+	n := 0
+	for i, s := range fired {
+		r := rows[int(s)*g.slots+slot]
+		m := int(r.n * width)
+		if m <= flatChunk {
+			*(*[flatChunk]uint16)(buf[n:]) = *(*[flatChunk]uint16)(data[r.off:])
+		} else {
+			if need := n + m + (len(fired)-i-1)*flatChunk; len(buf) < need {
+				buf = append(buf[:n], make([]uint16, need-n)...)
+			}
+			copy(buf[n:], data[r.off:int(r.off)+m])
+		}
+		n += m
+	}
+	return buf, n
 }
+
+// flatChunk is how many units gather copies per row without looking at its length.
+const flatChunk = 32
 
 // addShared adds w to base[t] for every target t. Unrolled by four: the loop is a chain of
 // independent read-modify-writes.
@@ -290,7 +296,7 @@ func (c *Chip) layoutSynapses() {
 			_, cnt := x.counts()
 			total += int(cnt*x.width()) + x.SrcCount // room for padding to even offsets
 		}
-		g.data = make([]uint16, 0, total)
+		g.data = make([]uint16, 0, total+flatChunk)
 		c.groups = append(c.groups, g)
 		for i := 0; i < n; i++ {
 			for s, col := range cols {
@@ -307,6 +313,7 @@ func (c *Chip) layoutSynapses() {
 				}
 			}
 		}
+		g.data = append(g.data, make([]uint16, flatChunk)...) // see gather
 		for j, x := range conns {
 			x.grp, x.slot, x.index, x.units = g, slot[j], nil, nil
 		}
