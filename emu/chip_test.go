@@ -338,8 +338,8 @@ func TestSparseLayoutsEqualDense(t *testing.T) {
 		de.Weights = dense
 		conns = append(conns, pair{sp, de})
 	}
-	run := func(sparse bool, workers int) [][]int32 {
-		c, err := New(Opts{Workers: workers})
+	run := func(sparse bool, workers int, portable bool) [][]int32 {
+		c, err := New(Opts{Workers: workers, Portable: portable})
 		require.NoError(t, err)
 		for k := 0; k < 2; k++ {
 			require.NoError(t, c.SetCore(k, CoreConfig{Program: relay, Neurons: nd}))
@@ -377,7 +377,8 @@ func TestSparseLayoutsEqualDense(t *testing.T) {
 		}
 		return out
 	}
-	want := run(false, 1)
-	require.Equal(t, want, run(true, 1), "one worker: synapses walked source by source")
-	require.Equal(t, want, run(true, 2), "two workers: each core sums its own connections")
+	want := run(false, 1, true)
+	require.Equal(t, want, run(true, 1, false), "one worker: synapses walked source by source")
+	require.Equal(t, want, run(true, 2, false), "two workers: each core sums its own connections")
+	require.Equal(t, want, run(true, 1, true), "portable: rows gathered without the kernel")
 }

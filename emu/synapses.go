@@ -4,6 +4,7 @@ import (
 	"slices"
 	"unsafe"
 
+	"github.com/lrchip/lrchip/emu/internal/kernels"
 	"github.com/lrchip/lrchip/firmware/syn"
 )
 
@@ -43,6 +44,7 @@ type conn struct {
 // sit next to each other, and so do their table entries. A spike then touches a line of table
 // and one contiguous run of synapses, instead of a pair of scattered lines per connection.
 type srcGroup struct {
+	simd  bool      // gather with the vector kernel where there is one
 	src   *[]int32  // fired list of the source
 	cols  [][]*conn // the connections of each slot (column), by ascending source range
 	slots int
@@ -188,21 +190,27 @@ func (x *conn) deliverAll(acc []int32, fired []int32, shift uint, flat *[]uint16
 // is overwritten by the next one or left beyond n.
 func (g *srcGroup) gather(buf []uint16, fired []int32, slot int, width int32) ([]uint16, int) {
 	rows, data := g.rows, g.data
-	// Room for a chunk per spike, so that short rows, nearly all, need no check that could
-	// call out of the loop; a long row makes room for itself and the chunks after it.
-	if need := len(fired) * flatChunk; len(buf) < need {
-		buf = make([]uint16, 2*need)
+	total := 0
+	for _, s := range fired {
+		total += int(rows[int(s)*g.slots+slot].n * width)
+	}
+	if len(buf) < total+flatChunk {
+		buf = make([]uint16, 2*(total+flatChunk))
+	}
+	// synRow is two int32s: the table, from this slot on, as the kernel reads it.
+	table := unsafe.Slice((*int32)(unsafe.Pointer(&rows[slot])), 2*(len(rows)-slot))
+	if g.simd {
+		if n, ok := kernels.GatherRows(buf, data, table, fired, g.slots, int(width)); ok {
+			return buf, n
+		}
 	}
 	n := 0
-	for i, s := range fired {
+	for _, s := range fired {
 		r := rows[int(s)*g.slots+slot]
 		m := int(r.n * width)
 		if m <= flatChunk {
 			*(*[flatChunk]uint16)(buf[n:]) = *(*[flatChunk]uint16)(data[r.off:])
 		} else {
-			if need := n + m + (len(fired)-i-1)*flatChunk; len(buf) < need {
-				buf = append(buf[:n], make([]uint16, need-n)...)
-			}
 			copy(buf[n:], data[r.off:int(r.off)+m])
 		}
 		n += m
@@ -290,7 +298,7 @@ func (c *Chip) layoutSynapses() {
 		for _, col := range cols {
 			slices.SortFunc(col, func(a, b *conn) int { return a.SrcStart - b.SrcStart })
 		}
-		g := &srcGroup{src: conns[0].src, cols: cols, slots: len(cols), rows: make([]synRow, n*len(cols))}
+		g := &srcGroup{simd: c.simd, src: conns[0].src, cols: cols, slots: len(cols), rows: make([]synRow, n*len(cols))}
 		total := 0
 		for _, x := range conns {
 			_, cnt := x.counts()

@@ -231,3 +231,19 @@ func (k *Set) Other(op isa.Opcode, n int32) func(d, a, b, c *int32, m int) {
 	}
 	return nil
 }
+
+// GatherRows copies, for each source neuron s in fired, its synapse row — rows[s·stride] is
+// the row's offset in data and rows[s·stride+1] its synapses, of width units each — into dst,
+// one row after another, and returns the units copied, or false where this machine has no
+// kernel for it. It copies whole chunks of 32 units, at least one per row, without looking at
+// the bits: the caller guarantees 32 spare units in dst past the total and in data past every
+// row, and that every index is in range.
+func GatherRows(dst, data []uint16, rows, fired []int32, stride, width int) (int, bool) {
+	if !Available {
+		return 0, false
+	}
+	if len(fired) == 0 {
+		return 0, true
+	}
+	return gatherRowsAVX2(&dst[0], &data[0], &rows[0], &fired[0], len(fired), stride, width), true
+}

@@ -29,3 +29,8 @@ func (k *Set) Binary(op isa.Opcode) func(d, a, b *int32, n int) { return nil }
 
 // Other returns nil: there are no vector kernels on this architecture.
 func (k *Set) Other(op isa.Opcode, n int32) func(d, a, b, c *int32, m int) { return nil }
+
+// GatherRows reports false: there are no kernels on this architecture.
+func GatherRows(dst, data []uint16, rows, fired []int32, stride, width int) (int, bool) {
+	return 0, false
+}

@@ -103,3 +103,44 @@ func BenchmarkMulZ(b *testing.B) {
 		})
 	}
 }
+
+// TestGatherRows checks the row gather against a plain copy, for rows shorter and longer than
+// a chunk, empty ones, and both widths, with the spare room the caller promises.
+func TestGatherRows(t *testing.T) {
+	if !Available {
+		t.Skip("no AVX2 on this machine: the emulator gathers rows in Go (tested in emu)")
+	}
+	rng := rand.New(rand.NewPCG(8, 8))
+	for _, width := range []int{1, 2} {
+		const neurons, stride = 50, 3
+		var data []uint16
+		rows := make([]int32, 2*neurons*stride)
+		for i := 0; i < neurons*stride; i++ {
+			n := rng.IntN(3) * rng.IntN(40) // a third empty, some over 32 units
+			rows[2*i], rows[2*i+1] = int32(len(data)), int32(n)
+			for range n * width {
+				data = append(data, uint16(rng.Uint32()))
+			}
+		}
+		data = append(data, make([]uint16, 32)...)
+		for slot := 0; slot < stride; slot++ {
+			var fired []int32
+			for s := 0; s < neurons; s++ {
+				if rng.IntN(3) == 0 {
+					fired = append(fired, int32(s))
+				}
+			}
+			var want []uint16
+			for _, s := range fired {
+				i := int(s)*stride + slot
+				off, n := int(rows[2*i]), int(rows[2*i+1])*width
+				want = append(want, data[off:off+n]...)
+			}
+			dst := make([]uint16, len(want)+32)
+			n, ok := GatherRows(dst, data, rows[2*slot:], fired, stride, width)
+			require.True(t, ok)
+			require.Equal(t, len(want), n)
+			require.Equal(t, want, dst[:n], "width %d slot %d", width, slot)
+		}
+	}
+}

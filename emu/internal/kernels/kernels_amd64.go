@@ -4,6 +4,11 @@
 
 package kernels
 
+// gatherRowsAVX2 is GatherRows.
+//
+//go:noescape
+func gatherRowsAVX2(dst *uint16, data *uint16, rows *int32, fired *int32, n int, stride int, width int) int
+
 // addAVX2 sets d = a + b (wrapping).
 //
 //go:noescape

@@ -4,6 +4,49 @@
 
 #include "textflag.h"
 
+// func gatherRowsAVX2(dst *uint16, data *uint16, rows *int32, fired *int32, n int, stride int, width int) int
+// Requires: AVX
+TEXT ·gatherRowsAVX2(SB), NOSPLIT, $0-64
+	MOVQ  dst+0(FP), AX
+	MOVQ  data+8(FP), CX
+	MOVQ  rows+16(FP), DX
+	MOVQ  fired+24(FP), BX
+	MOVQ  n+32(FP), SI
+	MOVQ  stride+40(FP), DI
+	MOVQ  width+48(FP), R8
+	XORQ  R9, R9
+	SHLQ  $0x03, DI
+	TESTQ SI, SI
+	JZ    gather_done
+
+gather_spike:
+	MOVLQSX (BX), R10
+	IMULQ   DI, R10
+	MOVLQSX (DX)(R10*1), R11
+	MOVLQSX 4(DX)(R10*1), R10
+	IMULQ   R8, R10
+	LEAQ    (CX)(R11*2), R11
+	LEAQ    (AX)(R9*2), R12
+	ADDQ    R10, R9
+
+gather_chunk:
+	VMOVDQU (R11), Y0
+	VMOVDQU 32(R11), Y1
+	VMOVDQU Y0, (R12)
+	VMOVDQU Y1, 32(R12)
+	ADDQ    $0x40, R11
+	ADDQ    $0x40, R12
+	SUBQ    $0x20, R10
+	JG      gather_chunk
+	ADDQ    $0x04, BX
+	DECQ    SI
+	JNZ     gather_spike
+
+gather_done:
+	VZEROUPPER
+	MOVQ R9, ret+56(FP)
+	RET
+
 // func addAVX2(d *int32, a *int32, b *int32, n int)
 // Requires: AVX, AVX2
 TEXT ·addAVX2(SB), NOSPLIT, $0-32

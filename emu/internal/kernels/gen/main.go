@@ -81,10 +81,56 @@ func compare(name, doc string, f func(x, y, out reg.VecVirtual), invert bool) {
 	})
 }
 
+// gatherRows writes gatherRowsAVX2, the emulator's copy of the synapse rows of a step's
+// spikes into one list (see GatherRows).
+func gatherRows() {
+	TEXT("gatherRowsAVX2", NOSPLIT, "func(dst, data *uint16, rows, fired *int32, n, stride, width int) int")
+	Pragma("noescape")
+	Doc("gatherRowsAVX2 is GatherRows.")
+	dst, data := Load(Param("dst"), GP64()), Load(Param("data"), GP64())
+	rows, fired := Load(Param("rows"), GP64()), Load(Param("fired"), GP64())
+	n, stride, width := Load(Param("n"), GP64()), Load(Param("stride"), GP64()), Load(Param("width"), GP64())
+	total := GP64()
+	XORQ(total, total)
+	SHLQ(Imm(3), stride) // bytes per source neuron in rows: 8 per slot
+	TESTQ(n, n)
+	JZ(LabelRef("gather_done"))
+	Label("gather_spike")
+	s, r, m, src, d := GP64(), GP64(), GP64(), GP64(), GP64()
+	MOVLQSX(Mem{Base: fired}, s)
+	IMULQ(stride, s)
+	MOVLQSX(Mem{Base: rows, Index: s, Scale: 1}, r)    // off
+	MOVLQSX(Mem{Base: rows, Index: s, Scale: 1, Disp: 4}, m) // synapses
+	IMULQ(width, m)
+	LEAQ(Mem{Base: data, Index: r, Scale: 2}, src)
+	LEAQ(Mem{Base: dst, Index: total, Scale: 2}, d)
+	ADDQ(m, total)
+	// Whole chunks of 32 units, at least one: the caller leaves room after the end of both.
+	Label("gather_chunk")
+	x, y := YMM(), YMM()
+	VMOVDQU(Mem{Base: src}, x)
+	VMOVDQU(Mem{Base: src, Disp: 32}, y)
+	VMOVDQU(x, Mem{Base: d})
+	VMOVDQU(y, Mem{Base: d, Disp: 32})
+	ADDQ(Imm(64), src)
+	ADDQ(Imm(64), d)
+	SUBQ(Imm(32), m)
+	JG(LabelRef("gather_chunk"))
+	ADDQ(Imm(4), fired)
+	DECQ(n)
+	JNZ(LabelRef("gather_spike"))
+	Label("gather_done")
+	VZEROUPPER()
+	Store(total, ReturnIndex(0))
+	RET()
+}
+
 func main() {
 	// No Package(): the signatures use only built-in types, so avo need not load (and
 	// type-check) this package, which would fail whenever a signature changes.
 	ConstraintExpr("amd64")
+
+	gatherRows()
 
 	binary("addAVX2", "addAVX2 sets d = a + b (wrapping).", func(x, y, o reg.VecVirtual) { VPADDD(y, x, o) })
 	binary("subAVX2", "subAVX2 sets d = a - b (wrapping).", func(x, y, o reg.VecVirtual) { VPSUBD(y, x, o) })
