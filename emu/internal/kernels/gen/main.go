@@ -99,7 +99,7 @@ func gatherRows() {
 	s, r, m, src, d := GP64(), GP64(), GP64(), GP64(), GP64()
 	MOVLQSX(Mem{Base: fired}, s)
 	IMULQ(stride, s)
-	MOVLQSX(Mem{Base: rows, Index: s, Scale: 1}, r)    // off
+	MOVLQSX(Mem{Base: rows, Index: s, Scale: 1}, r)          // off
 	MOVLQSX(Mem{Base: rows, Index: s, Scale: 1, Disp: 4}, m) // synapses
 	IMULQ(width, m)
 	LEAQ(Mem{Base: data, Index: r, Scale: 2}, src)
