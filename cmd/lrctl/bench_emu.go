@@ -72,6 +72,9 @@ design (128 cores × 8192 neurons) instead and reports its memory use.`,
 	return cmd
 }
 
+// warmup is how long bench emu steps the network before it measures.
+const warmup = 500 * time.Millisecond
+
 func runEmuBench(steps, repeats, workers int, portable, full bool) (*emuBench, error) {
 	if steps < 1 || repeats < 1 {
 		return nil, fmt.Errorf("bench emu: --steps and --repeats must be positive")
@@ -92,7 +95,10 @@ func runEmuBench(steps, repeats, workers int, portable, full bool) (*emuBench, e
 		return nil, fmt.Errorf("bench emu: %w", err)
 	}
 	r.Neurons, r.Synapses = info.Neurons, info.Synapses
-	for range 100 { // let the initial transient pass
+	// Let the network's initial transient pass, and keep the CPU busy long enough before
+	// measuring that it runs at its working clock: a few hundred ms at least, where the
+	// measured repetitions of a small network take a few ms each.
+	for t0, n := time.Now(), 0; n < 100 || time.Since(t0) < warmup; n++ {
 		chip.Step()
 	}
 	var nu, se []float64

@@ -57,3 +57,20 @@ func TestBenchRingText(t *testing.T) {
 	require.Contains(t, out, "ring")
 	require.False(t, strings.Contains(out, ringBenchPeer), out)
 }
+
+func TestBenchEmuJSON(t *testing.T) {
+	out, err := lrctl(t, "bench", "emu", "--json", "--steps", "20", "--repeats", "3")
+	require.NoError(t, err, out)
+	var r map[string]any
+	require.NoError(t, json.Unmarshal([]byte(out), &r), out)
+	for _, k := range []string{"neuron_updates_per_s", "synaptic_events_per_s", "memcpy_gbps", "step_us", "rate_hz"} {
+		v, ok := r[k].(float64)
+		require.True(t, ok, "%s missing in %s", k, out)
+		require.Positive(t, v, k)
+	}
+	require.Equal(t, "cuba", r["network"])
+	require.Equal(t, 4000.0, r["neurons"])
+	require.Equal(t, 1.0, r["workers"], "one CPU core unless asked")
+	_, err = lrctl(t, "bench", "emu", "--steps", "0")
+	require.ErrorContains(t, err, "must be positive")
+}
