@@ -48,6 +48,7 @@
 // naming the population, input, connection or output at fault and wrapping a sentinel
 // (ErrRange, ErrMissing, ErrUnknown, ErrUnknownProgram, ErrShape, ErrDuplicate, ErrFanIn, ...).
 // Map places the network on a chip (see its documentation for the placement rules) and says
-// how far a network that does not fit is off: "needs 11 cores, chip has 8: 3 too many", or
-// "core 2: would need 19 incoming connections, limit 16: 3 too many".
+// how far a network that does not fit is off: "needs 11 cores, chip has 8: 3 too many". When
+// one population per core is too many, populations of the same program and constants share
+// cores.
 package network

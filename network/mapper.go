@@ -14,21 +14,25 @@ import (
 // emu.Prototype), returning its image.
 //
 // Placement is simple and deterministic. Populations take cores in the order they are
-// declared, starting at core 0, each on cores of its own (a core runs one program), as few
-// as hold it: a population of n neurons on a chip of m neurons per core takes ⌈n/m⌉ cores,
-// and its neurons are spread evenly over them in order (the first cores get one more neuron
-// when the split is uneven). Inputs become the image's input ports in order.
+// declared, starting at core 0, each on cores of its own, as few as hold it: a population of
+// n neurons on a chip of m neurons per core takes ⌈n/m⌉ cores, and its neurons are spread
+// evenly over them in order (the first cores get one more neuron when the split is uneven).
+// When that needs more cores than the chip has, populations that fit in one core share
+// cores: each goes, whole, to the first core that runs the same program with the same
+// constants and has room for its neurons and its accumulator banks, else to a fresh core.
+// Inputs become the image's input ports in order.
 //
-// Every connection becomes one image connection (one accumulator bank of the destination
-// core) per pair of source block and destination core: a source population split over k
-// cores feeds each destination core through k banks; an input port is one block. Dense
-// weights stay dense, sparse stay sparse (sparse blocks with no synapse are left out). With
-// a negative weight_exp the chip shifts each bank's sum separately, which rounds differently
-// from shifting the whole sum, so such a connection must have its source on one core.
+// Every connection becomes one image connection per pair of source block and destination
+// core: a source population split over k cores feeds each destination core through k
+// connections; an input port is one block. Dense weights stay dense, sparse stay sparse
+// (sparse blocks with no synapse are left out). A connection with a negative weight_exp needs
+// an accumulator bank of its destination core (a core has emu.MaxBanksPerCore), because the
+// chip shifts each bank's sum separately, which rounds differently from shifting the whole
+// sum; so such a connection must also have its source on one core.
 //
 // Map fails, wrapping ErrDoesNotFit, when the populations need more cores than the chip has
-// or an input port is larger than a core, and, wrapping ErrFanIn, when a core would need more
-// than emu.MaxBanksPerCore incoming connections; the error says by how much.
+// even when sharing them, or an input port is larger than a core, and, wrapping ErrFanIn,
+// when a core would need more accumulator banks than it has; the error says by how much.
 func Map(n *Network, size emu.Size) (*image.Image, error) {
 	if size == (emu.Size{}) {
 		size = emu.Prototype
@@ -47,26 +51,27 @@ func Map(n *Network, size emu.Size) (*image.Image, error) {
 			l.add("input", in.Name, i, ErrDoesNotFit, "%d neurons, an input port has at most %d on a %s chip", in.Size, per, size)
 		}
 	}
-	// Placement: segments of each population.
-	segs := make([][]image.Segment, len(c.pops))
-	need := 0
-	var counts []string
-	for i, p := range c.pops {
-		k := (p.size + per - 1) / per
-		base, extra := p.size/k, p.size%k
-		for j := range k {
-			cnt := base
-			if j < extra {
-				cnt++
-			}
-			segs[i] = append(segs[i], image.Segment{Core: need + j, Count: cnt})
+	// Placement: segments of each population, one population per core unless that does not
+	// fit and sharing cores does.
+	banksOf := make([]int, len(c.pops)) // accumulator banks each population's core must give it
+	for _, x := range c.conns {
+		if x.exp < 0 {
+			banksOf[x.to]++
 		}
-		need += k
-		counts = append(counts, fmt.Sprintf("%s: %d", p.name, k))
 	}
+	segs, need, counts := place(c.pops, banksOf, per, false)
 	if need > size.Cores {
-		l.add("network", "", 0, ErrDoesNotFit, "needs %d cores, chip has %d: %d too many (cores per population of at most %d neurons: %s)",
-			need, size.Cores, need-size.Cores, per, strings.Join(counts, ", "))
+		packed, pneed, _ := place(c.pops, banksOf, per, true)
+		if pneed <= size.Cores {
+			segs, need = packed, pneed
+		} else {
+			shared := ""
+			if pneed < need {
+				shared = fmt.Sprintf("; %d with populations of one program and constants sharing cores", pneed)
+			}
+			l.add("network", "", 0, ErrDoesNotFit, "needs %d cores, chip has %d: %d too many (cores per population of at most %d neurons: %s%s)",
+				need, size.Cores, need-size.Cores, per, strings.Join(counts, ", "), shared)
+		}
 	}
 	if err := l.err(); err != nil {
 		return nil, err
@@ -75,13 +80,8 @@ func Map(n *Network, size emu.Size) (*image.Image, error) {
 	img := &image.Image{Name: c.name}
 	for i, p := range c.pops {
 		img.Pops = append(img.Pops, image.Population{Name: p.name, Size: p.size, Segments: segs[i]})
-		pos := 0
-		for _, s := range segs[i] {
-			img.Cores = append(img.Cores, image.Core{Index: s.Core, Program: p.prog, Neurons: s.Count,
-				Consts: p.consts, Params: sliceRows(p.params, pos, s.Count), State: sliceRows(p.state, pos, s.Count)})
-			pos += s.Count
-		}
 	}
+	img.Cores = buildCores(c.pops, segs, need)
 	for _, in := range c.inputs {
 		img.Inputs = append(img.Inputs, image.Input{Name: in.Name, Size: in.Size})
 	}
@@ -92,7 +92,9 @@ func Map(n *Network, size emu.Size) (*image.Image, error) {
 			return nil, err
 		}
 		for _, b := range blocks {
-			banks[b.Dst] = append(banks[b.Dst], b.Name)
+			if b.WeightExp < 0 {
+				banks[b.Dst] = append(banks[b.Dst], b.Name)
+			}
 		}
 		img.Conns = append(img.Conns, blocks...)
 	}
@@ -103,9 +105,9 @@ func Map(n *Network, size emu.Size) (*image.Image, error) {
 	sort.Ints(cores)
 	for _, k := range cores {
 		if b := banks[k]; len(b) > emu.MaxBanksPerCore {
-			pop, lo, hi := coreRange(img, k)
-			l.add("core", "", k, ErrFanIn, "would need %d incoming connections, limit %d: %d too many (it holds population %q, neurons %d-%d; fed by %s)",
-				len(b), emu.MaxBanksPerCore, len(b)-emu.MaxBanksPerCore, pop, lo, hi-1, countNames(b))
+			l.add("core", "", k, ErrFanIn, "would need %d accumulator banks (incoming connections with a negative weight_exp), "+
+				"limit %d: %d too many (it holds %s; fed by %s)",
+				len(b), emu.MaxBanksPerCore, len(b)-emu.MaxBanksPerCore, coreHolds(img, k), countNames(b))
 		}
 	}
 	if err := l.err(); err != nil {
@@ -125,6 +127,130 @@ func Map(n *Network, size emu.Size) (*image.Image, error) {
 		return nil, fmt.Errorf("network: mapper produced an invalid image (a bug): %w", err)
 	}
 	return img, nil
+}
+
+// place assigns each population its segments, taking cores in declaration order, and returns
+// them with the number of cores used and, per population, "name: cores it spans". A population
+// of more than per neurons is spread evenly over as few fresh cores as hold it. With share, a
+// population that fits in one core goes to the first core that holds populations of the same
+// program and constants and has room left, in neurons and in accumulator banks for incoming
+// connections with a negative weight_exp (a core runs one program with one set of constants;
+// parameters and state are per neuron), else to a fresh core.
+func place(pops []cpop, banks []int, per int, share bool) ([][]image.Segment, int, []string) {
+	type open struct {
+		core, used, banks int
+		class             string
+	}
+	var cores []open
+	segs := make([][]image.Segment, len(pops))
+	var counts []string
+	for i, p := range pops {
+		class := p.class()
+		if share && p.size <= per {
+			placed := false
+			for j := range cores {
+				if o := &cores[j]; o.class == class && o.used+p.size <= per && o.banks+banks[i] <= emu.MaxBanksPerCore {
+					segs[i] = []image.Segment{{Core: o.core, Start: o.used, Count: p.size}}
+					o.used += p.size
+					o.banks += banks[i]
+					placed = true
+					break
+				}
+			}
+			if placed {
+				counts = append(counts, fmt.Sprintf("%s: 0", p.name))
+				continue
+			}
+		}
+		k := (p.size + per - 1) / per
+		base, extra := p.size/k, p.size%k
+		for j := range k {
+			cnt := base
+			if j < extra {
+				cnt++
+			}
+			segs[i] = append(segs[i], image.Segment{Core: len(cores), Count: cnt})
+			cores = append(cores, open{core: len(cores), used: cnt, banks: banks[i], class: class})
+		}
+		counts = append(counts, fmt.Sprintf("%s: %d", p.name, k))
+	}
+	return segs, len(cores), counts
+}
+
+// class says which populations can share a core: those with the same program and constants.
+func (p *cpop) class() string {
+	b, err := p.prog.MarshalBinary()
+	if err != nil {
+		return fmt.Sprintf("%p", p) // unreachable for a validated program; shares nothing
+	}
+	return fmt.Sprint(string(b), p.consts)
+}
+
+// buildCores lays out the image's cores: each holds the segments placed on it, in order of
+// their start, with their parameters and initial state side by side.
+func buildCores(pops []cpop, segs [][]image.Segment, ncores int) []image.Core {
+	on := make([][]part, ncores)
+	for i := range pops {
+		pos := 0
+		for _, s := range segs[i] {
+			on[s.Core] = append(on[s.Core], part{i, pos, s})
+			pos += s.Count
+		}
+	}
+	cores := make([]image.Core, 0, ncores)
+	for k, parts := range on {
+		sort.Slice(parts, func(a, b int) bool { return parts[a].seg.Start < parts[b].seg.Start })
+		first := pops[parts[0].pop]
+		core := image.Core{Index: k, Program: first.prog, Consts: first.consts}
+		for _, pt := range parts {
+			core.Neurons += pt.seg.Count
+		}
+		if len(parts) == 1 {
+			core.Params = sliceRows(first.params, parts[0].pos, core.Neurons)
+			core.State = sliceRows(first.state, parts[0].pos, core.Neurons)
+		} else {
+			core.Params = joinRows(len(first.prog.Params), core.Neurons, parts, func(pt part) [][]int32 {
+				return sliceRows(pops[pt.pop].params, pt.pos, pt.seg.Count)
+			})
+			core.State = joinRows(len(first.prog.State), core.Neurons, parts, func(pt part) [][]int32 {
+				return sliceRows(pops[pt.pop].state, pt.pos, pt.seg.Count)
+			})
+		}
+		cores = append(cores, core)
+	}
+	return cores
+}
+
+// part is a segment of a population on a core.
+type part struct {
+	pop, pos int // population, and the index in it of the segment's first neuron
+	seg      image.Segment
+}
+
+// joinRows puts the per-neuron rows of the parts of a shared core side by side; a row that is
+// nil (all zero) in every part stays nil.
+func joinRows(nrows, neurons int, parts []part, rows func(part) [][]int32) [][]int32 {
+	var out [][]int32
+	for r := 0; r < nrows; r++ {
+		var row []int32
+		for _, pt := range parts {
+			pr := rows(pt)
+			if pr == nil || pr[r] == nil {
+				continue
+			}
+			if row == nil {
+				row = make([]int32, neurons)
+			}
+			copy(row[pt.seg.Start:], pr[r])
+		}
+		if row != nil {
+			if out == nil {
+				out = make([][]int32, nrows)
+			}
+			out[r] = row
+		}
+	}
+	return out
 }
 
 // ParseSize reads a chip size: "prototype" (8×1024), "full" (128×8192) or CORESxNEURONS
@@ -149,18 +275,19 @@ func ParseSize(s string) (emu.Size, error) {
 	return z, nil
 }
 
-// coreRange says which population core k holds and which of its neurons.
-func coreRange(img *image.Image, k int) (string, int, int) {
+// coreHolds says which populations core k holds, and which of their neurons.
+func coreHolds(img *image.Image, k int) string {
+	var out []string
 	for _, p := range img.Pops {
 		pos := 0
 		for _, s := range p.Segments {
 			if s.Core == k {
-				return p.Name, pos, pos + s.Count
+				out = append(out, fmt.Sprintf("population %q, neurons %d-%d", p.Name, pos, pos+s.Count-1))
 			}
 			pos += s.Count
 		}
 	}
-	return "", 0, 0
+	return strings.Join(out, "; ")
 }
 
 // countNames summarises a list of names with repeats: "a (2 blocks), b".

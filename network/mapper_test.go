@@ -2,6 +2,7 @@ package network_test
 
 import (
 	"fmt"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"testing"
@@ -125,25 +126,53 @@ func TestMapDoesNotFit(t *testing.T) {
 }
 
 func TestMapFanIn(t *testing.T) {
-	// A population split over 3 cores feeds another through 3 banks per destination core:
-	// 6 such connections need 18 banks, more than the 16 a core has.
+	// A population split over 3 cores feeds another through 3 connections per destination
+	// core: 6 such connections make 18, but with weight_exp ≥ 0 they add straight into the
+	// dendritic input and need no accumulator bank.
 	n := &network.Network{Populations: []network.Population{lifPop("src", 3000), lifPop("dst", 10)}}
 	for i := range 6 {
 		n.Connections = append(n.Connections, network.Connection{Name: fmt.Sprintf("c%d", i), From: "src", To: "dst", Weights: network.Fill(1)})
 	}
 	n.Connections = append(n.Connections, network.Connection{From: "dst", To: "dst", Weights: network.Fill(1)})
-	require.NoError(t, n.Validate(), "7 connections pass the population-level check")
-	_, err := network.Map(n, emu.Prototype)
-	require.ErrorIs(t, err, network.ErrFanIn)
-	require.EqualError(t, err, `network: core 3: would need 19 incoming connections, limit 16: 3 too many `+
-		`(it holds population "dst", neurons 0-9; fed by c0 ×3, c1 ×3, c2 ×3, c3 ×3, c4 ×3, c5 ×3, dst->dst)`)
-	var ne *network.Error
-	require.ErrorAs(t, err, &ne)
-	require.Equal(t, "core", ne.Kind)
-	require.Equal(t, 3, ne.Index)
+	img, err := network.Map(n, emu.Prototype)
+	require.NoError(t, err)
+	require.Len(t, img.Conns, 19)
 
-	_, err = network.Map(n, emu.Size{Cores: 8, NeuronsPerCore: 4096})
-	require.NoError(t, err, "on bigger cores the source is one block")
+	// With negative exponents each connection takes a bank; 17 into one population is
+	// refused by the population's check already.
+	n = &network.Network{Inputs: []network.Input{{Name: "in", Size: 4}}, Populations: []network.Population{lifPop("dst", 10)}}
+	for i := range 17 {
+		n.Connections = append(n.Connections, network.Connection{Name: fmt.Sprintf("c%d", i), From: "in", To: "dst", Weights: network.Fill(1), WeightExp: -1})
+	}
+	_, err = network.Map(n, emu.Prototype)
+	require.ErrorIs(t, err, network.ErrFanIn)
+	require.ErrorContains(t, err, `population "dst": 17 incoming connections with a negative weight_exp, a core has 16 accumulator banks for them`)
+}
+
+// TestMapSharingCountsBanks: two populations small enough to share a core, each with ten
+// incoming connections of negative weight_exp, do not share one: a core has 16 banks.
+func TestMapSharingCountsBanks(t *testing.T) {
+	n := &network.Network{Inputs: []network.Input{{Name: "in", Size: 4}}}
+	for i := range 10 {
+		n.Populations = append(n.Populations, lifPop(fmt.Sprintf("p%d", i), 10))
+		for j := range 10 {
+			n.Connections = append(n.Connections, network.Connection{Name: fmt.Sprintf("c%d.%d", i, j), From: "in",
+				To: fmt.Sprintf("p%d", i), Weights: network.Fill(1), WeightExp: -1})
+		}
+	}
+	img, err := network.Map(n, emu.Size{Cores: 4, NeuronsPerCore: 1024})
+	require.ErrorIs(t, err, network.ErrDoesNotFit, "ten populations need ten cores, banks or not")
+	require.Nil(t, img)
+	img, err = network.Map(n, emu.Size{Cores: 10, NeuronsPerCore: 1024})
+	require.NoError(t, err)
+	for i, p := range img.Pops {
+		require.Equal(t, i, p.Segments[0].Core)
+	}
+	n.Populations = n.Populations[:2]
+	n.Connections = n.Connections[:15] // p0: 10 banks, p1: 5
+	img, err = network.Map(n, emu.Size{Cores: 1, NeuronsPerCore: 1024})
+	require.NoError(t, err)
+	require.Equal(t, []image.Segment{{Core: 0, Start: 10, Count: 10}}, img.Pops[1].Segments, "15 banks fit one core")
 }
 
 func TestMapNegativeExponentNeedsOneSourceCore(t *testing.T) {
@@ -286,4 +315,118 @@ func TestConformanceThroughNetwork(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestMapSharesCoresWhenNeeded maps ten small LIF populations, and two with other constants,
+// onto a chip with too few cores for one population each: populations of one program and
+// constants then share cores, and the network computes what it computes spread out.
+func TestMapSharesCoresWhenNeeded(t *testing.T) {
+	rng := rand.New(rand.NewPCG(4, 4))
+	n := &network.Network{Name: "many", Inputs: []network.Input{{Name: "in", Size: 30}}}
+	lif := func(name string, size int, vth int32) network.Population {
+		p := network.Population{Name: name, Size: size, Program: "lif", Consts: map[string]int32{"du": 1000, "dv": 300, "vth": vth}}
+		v := make([]int32, size)
+		for i := range v {
+			v[i] = int32(rng.IntN(int(vth) << 6))
+		}
+		p.State = map[string]network.Values{"v": network.Each(v...)}
+		if size%2 == 0 {
+			p.Params = map[string]network.Values{"bias_mant": network.All(int32(size))}
+		}
+		return p
+	}
+	for i := range 10 {
+		n.Populations = append(n.Populations, lif(fmt.Sprintf("p%d", i), 60+7*i, 20))
+	}
+	n.Populations = append(n.Populations, lif("hi", 50, 40), lif("big", 1500, 20))
+	for i, p := range n.Populations {
+		w := make([][]int32, p.Size)
+		for j := range w {
+			w[j] = make([]int32, 30)
+			for k := range w[j] {
+				w[j][k] = int32(rng.IntN(160)) - 40
+			}
+		}
+		n.Connections = append(n.Connections, network.Connection{From: "in", To: p.Name, Weights: network.Rows(w)})
+		next := n.Populations[(i+1)%len(n.Populations)]
+		var sp network.Sparse
+		for pre := range p.Size {
+			r, step := rng.IntN(next.Size), next.Size/3+1
+			for d := range 3 { // three distinct targets
+				sp.Pre, sp.Post = append(sp.Pre, pre), append(sp.Post, (r+d*step)%next.Size)
+			}
+		}
+		sp.Weights = network.All(60)
+		n.Connections = append(n.Connections, network.Connection{From: p.Name, To: next.Name, Sparse: &sp})
+	}
+
+	small := emu.Size{Cores: 4, NeuronsPerCore: 1024}
+	img, err := network.Map(n, small)
+	require.NoError(t, err)
+	require.Equal(t, 4, img.Size.Cores)
+	start := 0
+	for i := range 10 { // p0..p9 (915 neurons) side by side on core 0
+		require.Equal(t, []image.Segment{{Core: 0, Start: start, Count: 60 + 7*i}}, img.Pops[i].Segments)
+		start += 60 + 7*i
+	}
+	require.Equal(t, []image.Segment{{Core: 1, Count: 50}}, img.Pops[10].Segments, "other constants: a core of its own")
+	require.Equal(t, []image.Segment{{Core: 2, Count: 750}, {Core: 3, Count: 750}}, img.Pops[11].Segments)
+	require.Equal(t, 915, img.Cores[0].Neurons)
+
+	roomy := emu.Size{Cores: 16, NeuronsPerCore: 1024}
+	spread, err := network.Map(n, roomy)
+	require.NoError(t, err)
+	require.Equal(t, 13, spread.Size.Cores, "where one population per core fits, nothing is shared")
+
+	load := func(img *image.Image, size emu.Size) *emu.Chip {
+		c, err := emu.New(emu.Opts{Size: size})
+		require.NoError(t, err)
+		require.NoError(t, c.LoadImage(img))
+		return c
+	}
+	a, b := load(img, small), load(spread, roomy)
+	read := func(c *emu.Chip, img *image.Image, f emu.Field) [][]int32 {
+		var out [][]int32
+		for _, p := range img.Pops {
+			var vals []int32
+			for _, s := range p.Segments {
+				for j := range s.Count {
+					v, err := c.Read(s.Core, f, s.Start+j)
+					require.NoError(t, err)
+					vals = append(vals, v)
+				}
+			}
+			out = append(out, vals)
+		}
+		return out
+	}
+	spikes := 0
+	for range 60 {
+		for i := range 30 {
+			if rng.IntN(3) == 0 {
+				require.NoError(t, a.Inject(0, i, 1))
+				require.NoError(t, b.Inject(0, i, 1))
+			}
+		}
+		a.Step()
+		b.Step()
+		for _, f := range []emu.Field{{Kind: emu.FieldState, Index: 1}, {Kind: emu.FieldSpike}} {
+			require.Equal(t, read(b, spread, f), read(a, img, f))
+		}
+		spikes = int(a.Stats().Spikes)
+	}
+	require.Greater(t, spikes, 100, "the test should see activity")
+}
+
+func TestMapSharingDoesNotFitEither(t *testing.T) {
+	n := &network.Network{}
+	for i := range 12 {
+		n.Populations = append(n.Populations, lifPop(fmt.Sprintf("p%d", i), 400))
+	}
+	_, err := network.Map(n, emu.Size{Cores: 4, NeuronsPerCore: 1024})
+	require.ErrorIs(t, err, network.ErrDoesNotFit)
+	require.ErrorContains(t, err, "needs 12 cores, chip has 4: 8 too many")
+	require.ErrorContains(t, err, "; 6 with populations of one program and constants sharing cores)")
+	_, err = network.Map(n, emu.Size{Cores: 6, NeuronsPerCore: 1024})
+	require.NoError(t, err)
 }

@@ -259,12 +259,13 @@ func TestValidate(t *testing.T) {
 			}
 		}, network.ErrDuplicate, "connection", "give connections between the same populations distinct names"},
 		{"fan-in count", func(n *network.Network) {
+			n.Connections[0].WeightExp = -1
 			for i := range 16 {
 				c := n.Connections[0]
 				c.Name = "c" + string(rune('a'+i))
 				n.Connections = append(n.Connections, c)
 			}
-		}, network.ErrFanIn, "population", `population "exc": 17 incoming connections, a core accepts at most 16 (in->exc, ca, cb`},
+		}, network.ErrFanIn, "population", `population "exc": 17 incoming connections with a negative weight_exp, a core has 16 accumulator banks for them (in->exc, ca, cb`},
 		{"output population", func(n *network.Network) { n.Outputs[1].Population = "nope" }, network.ErrUnknown, "output", `output "sd_out": population "nope": no population of that name`},
 		{"output no population", func(n *network.Network) { n.Outputs[0].Population = "" }, network.ErrMissing, "output", "output 0: no population"},
 		{"output duplicate", func(n *network.Network) { n.Outputs[1].Name = "exc" }, network.ErrDuplicate, "output", `output "exc": name already used by output 0`},

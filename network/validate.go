@@ -157,7 +157,9 @@ func (n *Network) compile() (*compiled, error) {
 		}
 		if k, isPop := pops[x.To]; isPop {
 			cc.to = k
-			into[k] = append(into[k], cc.name)
+			if x.WeightExp < 0 {
+				into[k] = append(into[k], cc.name)
+			}
 		} else {
 			if _, isIn := inputs[x.To]; isIn {
 				bad(ErrUnknown, "to %q is an input port; connections go to populations", x.To)
@@ -206,8 +208,8 @@ func (n *Network) compile() (*compiled, error) {
 	}
 	for k, names := range into {
 		if len(names) > emu.MaxBanksPerCore {
-			l.add("population", n.Populations[k].Name, k, ErrFanIn, "%d incoming connections, a core accepts at most %d (%s)",
-				len(names), emu.MaxBanksPerCore, strings.Join(names, ", "))
+			l.add("population", n.Populations[k].Name, k, ErrFanIn, "%d incoming connections with a negative weight_exp, "+
+				"a core has %d accumulator banks for them (%s)", len(names), emu.MaxBanksPerCore, strings.Join(names, ", "))
 		}
 	}
 	onames := map[string]int{}

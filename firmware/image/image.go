@@ -12,8 +12,8 @@ import (
 
 // Format constants and the chip limits an image is checked against. MaxCores and
 // MaxNeuronsPerCore are the full design's size (emu.Full); MaxBanksPerCore is the number of
-// incoming connections a core accepts (emu.MaxBanksPerCore). A test in emu checks that they
-// agree.
+// incoming connections with a negative weight exponent a core accepts (emu.MaxBanksPerCore).
+// A test in emu checks that they agree.
 const (
 	Magic   = "LRNI"
 	Version = 1
@@ -271,7 +271,8 @@ func validName(s string) error {
 // CheckNames and gets its constants, parameters and state in the right shapes; every
 // connection's source and destination exist and its ranges lie within them, its weights are
 // effective weights for its sign mode and precision, its sparse index is well formed, and no
-// core has more than MaxBanksPerCore incoming connections; population segments lie on cores,
+// core has more than MaxBanksPerCore incoming connections with a negative weight exponent;
+// population segments lie on cores,
 // do not overlap and add up to the population; names are present and unique within their
 // section; output ports lie within their population. Errors are *FieldError (wrapping
 // ErrInvalid), joined.
@@ -370,9 +371,12 @@ func (img *Image) validate(offs map[string][]int) error {
 			add("conns", i, c.Name, "%s", msg)
 			continue
 		}
+		if c.WeightExp >= 0 {
+			continue // adds straight into the dendritic input: no bank
+		}
 		banks[c.Dst]++
 		if banks[c.Dst] == MaxBanksPerCore+1 {
-			add("conns", i, c.Name, "core %d has more than %d incoming connections", c.Dst, MaxBanksPerCore)
+			add("conns", i, c.Name, "core %d has more than %d incoming connections with a negative weight exponent (accumulator banks)", c.Dst, MaxBanksPerCore)
 		}
 	}
 	used := map[int][]Segment{} // per core, the segments claimed so far

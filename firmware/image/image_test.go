@@ -281,10 +281,12 @@ func TestValidate(t *testing.T) {
 		{"effective", func(i *image.Image) { i.Conns[0].Weights[0] = 3 }, "weight 3 (synapse 0) is not an effective MIXED weight of 8 bits (it would load as 2)"},
 		{"conn name", func(i *image.Image) { i.Conns[0].Name = "a\nb" }, "contains a space or control character"},
 		{"banks", func(i *image.Image) {
-			for range image.MaxBanksPerCore {
-				i.Conns = append(i.Conns, i.Conns[3])
+			for range image.MaxBanksPerCore + 1 {
+				c := i.Conns[3]
+				c.WeightExp = -1
+				i.Conns = append(i.Conns, c)
 			}
-		}, `conns[18]: core 3 has more than 16 incoming connections`},
+		}, `conns[20]: core 3 has more than 16 incoming connections with a negative weight exponent (accumulator banks)`},
 		{"pop dup", func(i *image.Image) { i.Pops[1].Name = "exc" }, `pops[1] "exc": duplicate name`},
 		{"pop name", func(i *image.Image) { i.Pops[1].Name = strings.Repeat("x", 256) }, "name is 256 bytes, limit 255"},
 		{"pop core", func(i *image.Image) { i.Pops[1].Segments[0].Core = 2 }, "segment 0: no core 2 in the image"},
@@ -310,6 +312,15 @@ func TestValidate(t *testing.T) {
 			require.ErrorIs(t, err, image.ErrInvalid)
 		})
 	}
+	// Connections with a weight exponent ≥ 0 add straight into the dendritic input: no bank,
+	// no limit.
+	img := sample()
+	for range 2 * image.MaxBanksPerCore {
+		c := img.Conns[3]
+		c.WeightExp = 0
+		img.Conns = append(img.Conns, c)
+	}
+	require.NoError(t, img.Validate())
 }
 
 // fixSum recomputes the checksum (and leaves everything else as it is).

@@ -206,7 +206,7 @@ var Registers = func() []Register {
 			bit("SPARSE", FeatureSparse, "sparse connections"),
 			bit("MEM_TEST", FeatureMemTest, "MEM_WRITE/MEM_READ of core memory")}},
 		{"CAP_INSTRS", RegCapInstrs, RO, "instructions per neuron program", nil},
-		{"CAP_BANKS", RegCapBanks, RO, "incoming connections (accumulator banks) per core", nil},
+		{"CAP_BANKS", RegCapBanks, RO, "accumulator banks per core: incoming connections with a negative weight exponent", nil},
 		{"CAP_CORE_MEM", RegCapCoreMem, RO, "bytes of core memory per core reachable by MEM_WRITE/MEM_READ", nil},
 		{"CAP_PAYLOAD", RegCapPayload, RO, "largest command payload the board accepts, in bytes", nil},
 		{"STATUS", RegStatus, RO, "board status", []Field{
