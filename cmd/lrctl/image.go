@@ -123,11 +123,12 @@ type coreSummary struct {
 	Program      string           `json:"program"`
 	Instructions int              `json:"instructions"`
 	Neurons      int              `json:"neurons"`
-	Population   string           `json:"population,omitempty"`
+	Populations  []string         `json:"populations"` // what it holds: population[neurons]
+	BankConns    int              `json:"accumulator_banks"`
 	Consts       map[string]int32 `json:"consts"`
 	Params       []string         `json:"params"`
 	State        []string         `json:"state"`
-	Banks        int              `json:"incoming_connections"`
+	Incoming     int              `json:"incoming_connections"`
 	constNames   []string         // the program's order
 }
 
@@ -170,21 +171,24 @@ func summarize(img *image.Image, nbytes int) *imageSummary {
 	if s.Inputs == nil {
 		s.Inputs = []image.Input{}
 	}
-	owner := map[int]string{}
+	owner := map[int][]string{}
 	for _, p := range img.Pops {
 		ps := popSummary{Name: p.Name, Size: p.Size}
 		pos := 0
 		for _, g := range p.Segments {
-			owner[g.Core] = fmt.Sprintf("%s[%d:%d]", p.Name, pos, pos+g.Count)
+			owner[g.Core] = append(owner[g.Core], fmt.Sprintf("%s[%d:%d]", p.Name, pos, pos+g.Count))
 			ps.Segments = append(ps.Segments, span("core", g.Core, g.Start, g.Count))
 			pos += g.Count
 		}
 		ps.Fields = append(append([]string{}, img.Core(p.Segments[0].Core).Program.State...), "a", "spike")
 		s.Populations = append(s.Populations, ps)
 	}
-	banks := map[int]int{}
+	incoming, banks := map[int]int{}, map[int]int{}
 	for _, c := range img.Conns {
-		banks[c.Dst]++
+		incoming[c.Dst]++
+		if c.WeightExp < 0 {
+			banks[c.Dst]++
+		}
 		src := span("core", c.Src, c.SrcStart, c.SrcCount)
 		if c.Kind == image.FromInput {
 			src = fmt.Sprintf("input %s[%d:%d]", img.Inputs[c.Src].Name, c.SrcStart, c.SrcStart+c.SrcCount)
@@ -199,7 +203,8 @@ func summarize(img *image.Image, nbytes int) *imageSummary {
 	}
 	for _, k := range img.Cores {
 		cs := coreSummary{Core: k.Index, Program: k.Program.Name, Instructions: len(k.Program.Code), Neurons: k.Neurons,
-			Population: owner[k.Index], Consts: map[string]int32{}, Params: k.Program.Params, State: k.Program.State, Banks: banks[k.Index],
+			Populations: owner[k.Index], Consts: map[string]int32{}, Params: k.Program.Params, State: k.Program.State,
+			Incoming: incoming[k.Index], BankConns: banks[k.Index],
 			constNames: k.Program.Consts}
 		if cs.Program == "" {
 			cs.Program = "(unnamed)"
@@ -209,6 +214,9 @@ func summarize(img *image.Image, nbytes int) *imageSummary {
 		}
 		if cs.Params == nil {
 			cs.Params = []string{}
+		}
+		if cs.Populations == nil {
+			cs.Populations = []string{}
 		}
 		if cs.State == nil {
 			cs.State = []string{}
@@ -240,8 +248,16 @@ func (s *imageSummary) print(w io.Writer, path string) {
 		s.Totals["cores"], s.Totals["neurons"], s.Totals["connections"], s.Totals["synapses"])
 	fmt.Fprintf(w, "\ncores:\n")
 	for _, c := range s.Cores {
-		fmt.Fprintf(w, "  core %d: %s (%d instructions), %s, population %s, %s\n",
-			c.Core, c.Program, c.Instructions, plural(c.Neurons, "neuron"), orNone(c.Population), plural(c.Banks, "incoming connection"))
+		pops := "population " + orNone(strings.Join(c.Populations, ""))
+		if len(c.Populations) > 1 {
+			pops = "populations " + strings.Join(c.Populations, ", ")
+		}
+		banks := ""
+		if c.BankConns > 0 {
+			banks = fmt.Sprintf(" (%d with an accumulator bank)", c.BankConns)
+		}
+		fmt.Fprintf(w, "  core %d: %s (%d instructions), %s, %s, %s%s\n",
+			c.Core, c.Program, c.Instructions, plural(c.Neurons, "neuron"), pops, plural(c.Incoming, "incoming connection"), banks)
 		var consts []string
 		for _, k := range c.constNames {
 			consts = append(consts, fmt.Sprintf("%s=%d", k, c.Consts[k]))
@@ -255,7 +271,7 @@ func (s *imageSummary) print(w io.Writer, path string) {
 	for i, in := range s.Inputs {
 		fmt.Fprintf(w, "  %d %s: %s\n", i, in.Name, plural(in.Size, "neuron"))
 	}
-	fmt.Fprintf(w, "\nconnections (one accumulator bank each):\n")
+	fmt.Fprintf(w, "\nconnections (those with a negative exp take an accumulator bank):\n")
 	if len(s.Connections) == 0 {
 		fmt.Fprintf(w, "  none\n")
 	}

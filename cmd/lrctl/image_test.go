@@ -105,3 +105,27 @@ func TestImageErrors(t *testing.T) {
 		})
 	}
 }
+
+// TestImageInspectSharedCore builds a network of more populations than the chip has cores:
+// they share one, and inspect names each of them there.
+func TestImageInspectSharedCore(t *testing.T) {
+	dir := t.TempDir()
+	var y strings.Builder
+	y.WriteString("name: many\ninputs:\n  - {name: in, size: 2}\npopulations:\n")
+	for i := range 3 {
+		y.WriteString("  - {name: p" + strconv.Itoa(i) + ", size: 3, program: lif, consts: {du: 4095, dv: 256, vth: 200}}\n")
+	}
+	y.WriteString("connections:\n")
+	for i := range 3 {
+		y.WriteString("  - {from: in, to: p" + strconv.Itoa(i) + ", weights: 40, weight_exp: -1}\n")
+	}
+	src, img := filepath.Join(dir, "many.yaml"), filepath.Join(dir, "many.lrni")
+	require.NoError(t, os.WriteFile(src, []byte(y.String()), 0o644))
+	_, _, err := lrctl2(t, "image", "build", src, "-o", img, "--chip", "2x16")
+	require.NoError(t, err)
+	stdout, _, err := lrctl2(t, "image", "inspect", img)
+	require.NoError(t, err)
+	require.Contains(t, stdout, "core 0: lif (15 instructions), 9 neurons, populations p0[0:3], p1[0:3], p2[0:3], "+
+		"3 incoming connections (3 with an accumulator bank)")
+	require.Contains(t, stdout, "p1: 3 neurons on core 0[3:6]")
+}
