@@ -287,19 +287,19 @@ func (c *Chip) Connect(cn Connection) error {
 	if err := syn.CheckExp(cn.WeightExp); err != nil {
 		return fmt.Errorf("%s: %w", where, err)
 	}
-	b := &bank{conn: x}
+	x.dst = dst
 	if cn.WeightExp < 0 {
 		if dst.nbanks >= MaxBanksPerCore {
 			return fmt.Errorf("%s: %w: more than %d incoming connections with a negative weight exponent", where, ErrLimit, MaxBanksPerCore)
 		}
 		dst.nbanks++
-		b.acc = make([]int32, cn.DstCount)
+		x.bank = make([]int32, cn.DstCount)
 	}
 	x.store(cn)
 	if x.layout != layoutDense {
 		c.synDirty = true
 	}
-	dst.banks = append(dst.banks, b)
+	dst.in = append(dst.in, x)
 	return nil
 }
 
@@ -503,19 +503,17 @@ func (c *Chip) accumulateBySource() (events uint64) {
 	for _, k := range c.active {
 		clear(k.a)
 		k.events = 0
-		for _, b := range k.banks {
-			x := b.conn
-			x.acc, x.shift = k.a[x.DstStart:x.DstStart+x.DstCount], uint(x.exp)
-			if b.acc != nil {
-				x.acc, x.shift = b.acc, 0
-				clear(b.acc)
-			}
-			if x.layout != layoutDense {
+		for _, x := range k.in {
+			if len(*x.src) == 0 {
 				continue
 			}
-			fired := *x.src
-			i0, i1 := span(fired, int32(x.SrcStart), int32(x.SrcStart+x.SrcCount))
-			events += x.deliverAll(x.acc, fired[i0:i1], x.shift, &c.flat)
+			clear(x.bank)
+			if x.layout == layoutDense {
+				fired := *x.src
+				i0, i1 := span(fired, int32(x.SrcStart), int32(x.SrcStart+x.SrcCount))
+				acc, shift := x.target()
+				events += x.deliverAll(acc, fired[i0:i1], shift, &c.flat)
+			}
 		}
 	}
 	for _, g := range c.groups {
@@ -537,22 +535,17 @@ func (c *Chip) accumulateBySource() (events uint64) {
 					j++
 				}
 				if j > i {
-					events += x.deliverAll(x.acc, fired[i:j], x.shift, &c.flat)
+					acc, shift := x.target()
+					events += x.deliverAll(acc, fired[i:j], shift, &c.flat)
 				}
 				i = j
 			}
 		}
 	}
 	for _, k := range c.active {
-		for _, b := range k.banks {
-			if b.acc == nil || len(*b.conn.src) == 0 {
-				continue
-			}
-			x := b.conn
-			e := int32(x.exp)
-			a := k.a[x.DstStart : x.DstStart+x.DstCount]
-			for j, v := range b.acc {
-				a[j] += isa.Ash(v, e)
+		for _, x := range k.in {
+			if x.bank != nil && len(*x.src) > 0 {
+				x.flush()
 			}
 		}
 	}
@@ -560,34 +553,23 @@ func (c *Chip) accumulateBySource() (events uint64) {
 }
 
 // accumulate sums the weighted spikes that the previous step routed to this core, connection
-// by connection, and shifts each connection's sum by its weight exponent into a.
+// by connection, into a (through the connection's bank when it has one).
 // It returns the number of synaptic events.
 func (k *core) accumulate() (events uint64) {
 	clear(k.a)
-	for _, b := range k.banks {
-		x := b.conn
+	for _, x := range k.in {
 		fired := *x.src
 		if len(fired) == 0 {
 			continue
 		}
-		acc, shift := k.a[x.DstStart:x.DstStart+x.DstCount], uint(0)
-		if b.acc != nil {
-			acc = b.acc
-			clear(acc)
-		} else {
-			shift = uint(x.exp)
-		}
+		clear(x.bank)
 		// fired is ascending: the spikes of this connection's sources are one run of it, found
 		// by binary search rather than tested one by one.
-		lo, hi := int32(x.SrcStart), int32(x.SrcStart+x.SrcCount)
-		i0, i1 := span(fired, lo, hi)
+		i0, i1 := span(fired, int32(x.SrcStart), int32(x.SrcStart+x.SrcCount))
+		acc, shift := x.target()
 		events += x.deliverAll(acc, fired[i0:i1], shift, &k.flat)
-		if b.acc != nil {
-			e := int32(x.exp)
-			a := k.a[x.DstStart : x.DstStart+x.DstCount]
-			for j, v := range acc {
-				a[j] += isa.Ash(v, e)
-			}
+		if x.bank != nil {
+			x.flush()
 		}
 	}
 	return events

@@ -381,4 +381,7 @@ func TestSparseLayoutsEqualDense(t *testing.T) {
 	require.Equal(t, want, run(true, 1, false), "one worker: synapses walked source by source")
 	require.Equal(t, want, run(true, 2, false), "two workers: each core sums its own connections")
 	require.Equal(t, want, run(true, 1, true), "portable: rows gathered without the kernel")
+	defer func(v int) { gatherSumAbove = v }(gatherSumAbove)
+	gatherSumAbove = 0
+	require.Equal(t, want, run(true, 1, false), "buffer sized by the rows' lengths")
 }

@@ -24,8 +24,8 @@ type core struct {
 	params   [][]int32 // [param][neuron]
 	consts   []int32
 	a        []int32              // dendritic input of the current step
-	banks    []*bank              // one per incoming connection
-	nbanks   int                  // of which with an accumulator (negative weight exponent)
+	in       []*conn              // incoming connections
+	nbanks   int                  // of which with an accumulator bank (negative weight exponent)
 	mask     []uint64             // bit i set where neuron i spiked this step
 	maskB    []uint8              // the same memory, by byte, for the kernels
 	payload  []int32              // payload of this step's spike (1 for binary), 0 where none
@@ -53,13 +53,6 @@ type core struct {
 // padded is the length of every per-neuron array of a core of n neurons: the vector kernels
 // work in whole multiples of kernels.Lanes, so the last tile runs over a few spare lanes.
 func padded(n int) int { return (n + kernels.Lanes - 1) / kernels.Lanes * kernels.Lanes }
-
-// bank is an incoming connection of a core, with its accumulator when its weight exponent is
-// negative (then the sum is shifted as a whole, rounding toward −∞, as Lava does).
-type bank struct {
-	conn *conn
-	acc  []int32 // nil: the connection adds straight into a, shifted left per synapse
-}
 
 func newCore(idx int, cfg CoreConfig, slots int, simd bool) (*core, error) {
 	p := cfg.Program

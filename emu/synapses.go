@@ -5,6 +5,7 @@ import (
 	"unsafe"
 
 	"github.com/lrchip/lrchip/emu/internal/kernels"
+	"github.com/lrchip/lrchip/firmware/isa"
 	"github.com/lrchip/lrchip/firmware/syn"
 )
 
@@ -34,9 +35,29 @@ type conn struct {
 	units []uint16
 	grp   *srcGroup
 	slot  int
-	// Where accumulateBySource adds this step's sums, and the shift per synapse.
-	acc   []int32
-	shift uint
+
+	dst  *core
+	bank []int32 // the accumulator bank of a negative weight exponent, else nil
+}
+
+// target returns where x's sums go and the left shift per synapse: x's own bank when its
+// exponent is negative (the sum is shifted as a whole afterwards, see flush), else the
+// destination's dendritic input, each synapse shifted left by the exponent.
+func (x *conn) target() ([]int32, uint) {
+	if x.bank != nil {
+		return x.bank, 0
+	}
+	return x.dst.a[x.DstStart : x.DstStart+x.DstCount], uint(x.exp)
+}
+
+// flush adds x's bank to the dendritic input, shifted right by its negative exponent as a
+// whole, rounding toward −∞ as Lava's Dense does: the floor of a sum is not the sum of floors.
+func (x *conn) flush() {
+	e := int32(x.exp)
+	a := x.dst.a[x.DstStart : x.DstStart+x.DstCount]
+	for j, v := range x.bank {
+		a[j] += isa.Ash(v, e)
+	}
 }
 
 // srcGroup holds the sparse synapses of every connection from one source (a core or an input
@@ -50,6 +71,7 @@ type srcGroup struct {
 	slots int
 	rows  []synRow // [source neuron × slot]
 	data  []uint16 // the rows; rows of pairs start at even offsets
+	wide  []int    // per slot, the units of its longest row
 }
 
 type synRow struct{ off, n int32 } // offset in data, number of synapses
@@ -190,12 +212,17 @@ func (x *conn) deliverAll(acc []int32, fired []int32, shift uint, flat *[]uint16
 // is overwritten by the next one or left beyond n.
 func (g *srcGroup) gather(buf []uint16, fired []int32, slot int, width int32) ([]uint16, int) {
 	rows, data := g.rows, g.data
-	total := 0
-	for _, s := range fired {
-		total += int(rows[int(s)*g.slots+slot].n * width)
+	// Room for every row, and the chunk that may run past the last. The longest row bounds
+	// it without reading the rows twice; only where that bound is large are they summed.
+	need := len(fired)*g.wide[slot] + flatChunk
+	if need > gatherSumAbove {
+		need = flatChunk
+		for _, s := range fired {
+			need += int(rows[int(s)*g.slots+slot].n * width)
+		}
 	}
-	if len(buf) < total+flatChunk {
-		buf = make([]uint16, 2*(total+flatChunk))
+	if len(buf) < need {
+		buf = make([]uint16, 2*need)
 	}
 	// synRow is two int32s: the table, from this slot on, as the kernel reads it.
 	table := unsafe.Slice((*int32)(unsafe.Pointer(&rows[slot])), 2*(len(rows)-slot))
@@ -217,6 +244,10 @@ func (g *srcGroup) gather(buf []uint16, fired []int32, slot int, width int32) ([
 	}
 	return buf, n
 }
+
+// gatherSumAbove is the room, in units, beyond which gather sums the rows' lengths rather
+// than reserve the longest row for every spike. A variable for the tests.
+var gatherSumAbove = 1 << 16
 
 // flatChunk is how many units gather copies per row without looking at its length.
 const flatChunk = 32
@@ -261,8 +292,7 @@ func (c *Chip) layoutSynapses() {
 		if k == nil {
 			continue
 		}
-		for _, b := range k.banks {
-			x := b.conn
+		for _, x := range k.in {
 			if x.layout == layoutDense {
 				continue
 			}
@@ -298,7 +328,8 @@ func (c *Chip) layoutSynapses() {
 		for _, col := range cols {
 			slices.SortFunc(col, func(a, b *conn) int { return a.SrcStart - b.SrcStart })
 		}
-		g := &srcGroup{simd: c.simd, src: conns[0].src, cols: cols, slots: len(cols), rows: make([]synRow, n*len(cols))}
+		g := &srcGroup{simd: c.simd, src: conns[0].src, cols: cols, slots: len(cols), rows: make([]synRow, n*len(cols)),
+			wide: make([]int, len(cols))}
 		total := 0
 		for _, x := range conns {
 			_, cnt := x.counts()
@@ -317,6 +348,7 @@ func (c *Chip) layoutSynapses() {
 						g.data = append(g.data, 0)
 					}
 					g.rows[i*g.slots+s] = synRow{off: int32(len(g.data)), n: cnt}
+					g.wide[s] = max(g.wide[s], int(cnt*x.width()))
 					g.data = append(g.data, units...)
 				}
 			}
