@@ -3,12 +3,11 @@ package ring
 import (
 	"bytes"
 	"context"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"testing"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/lrchip/lrchip/internal/avotest"
 )
 
 func TestCopyNT(t *testing.T) {
@@ -80,30 +79,5 @@ func TestWriteNT(t *testing.T) {
 // TestGeneratedCopyIsCurrent regenerates copy_amd64.s with avo and compares it with the
 // committed files: run `go generate ./runtime/ring` and commit when it fails.
 func TestGeneratedCopyIsCurrent(t *testing.T) {
-	if testing.Short() {
-		t.Skip("builds the avo generator; skipped in -short mode")
-	}
-	goBin, err := exec.LookPath("go")
-	if err != nil {
-		t.Skip("no go command on PATH")
-	}
-	dir := t.TempDir()
-	cmd := exec.Command(goBin, "run", "./gen", "-out", filepath.Join(dir, "c.s"), "-stubs", filepath.Join(dir, "c.go"), "-pkg", "ring")
-	out, err := cmd.CombinedOutput()
-	require.NoError(t, err, "%s", out)
-	for _, f := range [][2]string{{"c.s", "copy_amd64.s"}, {"c.go", "copy_amd64.go"}} {
-		got, err := os.ReadFile(filepath.Join(dir, f[0]))
-		require.NoError(t, err)
-		want, err := os.ReadFile(f[1])
-		require.NoError(t, err)
-		// The generator names its output files in the first line; compare the rest.
-		require.Equal(t, dropFirstLine(string(want)), dropFirstLine(string(got)), "%s is stale: run go generate ./runtime/ring", f[1])
-	}
-}
-
-func dropFirstLine(s string) string {
-	if i := bytes.IndexByte([]byte(s), '\n'); i >= 0 {
-		return s[i+1:]
-	}
-	return s
+	avotest.CheckCurrent(t, "ring", "copy_amd64.s", "copy_amd64.go", "./runtime/ring")
 }
