@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/lrchip/lrchip/chip"
 	"github.com/lrchip/lrchip/firmware/image"
 	"github.com/lrchip/lrchip/firmware/programs"
 	"github.com/lrchip/lrchip/firmware/syn"
@@ -21,7 +22,7 @@ func bigImage(b *testing.B) []byte {
 		b.Fatal(err)
 	}
 	const n = 1024
-	img := &image.Image{Name: "chain", Size: image.Size{Cores: 8, NeuronsPerCore: n}, Inputs: []image.Input{{Name: "in", Size: n}}}
+	img := &image.Image{Name: "chain", Size: chip.Size{Cores: 8, NeuronsPerCore: n}, Inputs: []image.Input{{Name: "in", Size: n}}}
 	w := make([]int32, n*n)
 	for i := range w {
 		w[i] = syn.Effective(int32(i*7919%512-256), syn.Mixed, 8)
@@ -85,7 +86,7 @@ func BenchmarkLoad(b *testing.B) {
 		do   func() error
 	}{
 		{"transfer", func() error { return d.Transfer(ctx, img) }},
-		{"load", func() error { _, err := d.Load(ctx, img); return err }},
+		{"load", func() error { _, err := d.LoadBytes(ctx, img); return err }},
 		{"transfer-ring", func() error { d.noBulk = true; defer func() { d.noBulk = false }(); return d.Transfer(ctx, img) }},
 		{"transfer-in-process", func() error { return local.Transfer(ctx, img) }},
 	} {
@@ -124,12 +125,12 @@ func BenchmarkRunOneStep(b *testing.B) {
 			d := openBench(b, uri)
 			ctx := context.Background()
 			for i := 0; i < 100; i++ { // warm up
-				d.Run(ctx, 1)
+				runSteps(d, ctx, 1)
 			}
 			lat := make([]time.Duration, 0, b.N)
 			for b.Loop() {
 				t := time.Now()
-				if _, err := d.Run(ctx, 1); err != nil {
+				if _, err := runSteps(d, ctx, 1); err != nil {
 					b.Fatal(err)
 				}
 				lat = append(lat, time.Since(t))

@@ -4,8 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
-	"os"
 	"runtime"
 	"sync"
 	"sync/atomic"
@@ -13,7 +11,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
-	"github.com/lrchip/lrchip/emu/board"
+	"github.com/lrchip/lrchip/chip"
 	"github.com/lrchip/lrchip/firmware/regmap"
 	"github.com/lrchip/lrchip/runtime/ring"
 )
@@ -52,11 +50,23 @@ type Opts struct {
 	// Spin is how long the reader keeps polling the rings after the last record before it
 	// sleeps on the interrupt. Default DefaultSpin; negative: never poll.
 	Spin time.Duration
-	// Board configures the in-process emulator (emu:). Default: the prototype board.
-	Board board.Opts
+	// Size is the chip an emulator started by Open (emu:) emulates. Default: the prototype.
+	// Boards have their own size and ignore it.
+	Size chip.Size
 	// NoLock skips the lock file that keeps a second process off an emu:unix: device (the
 	// board still refuses a second host).
 	NoLock bool
+}
+
+// check refuses settings out of range.
+func (o Opts) check() error {
+	if c := o.RingCapacity; c != 0 && (c < 4096 || c > regmap.MaxRingCapacity || c&(c-1) != 0) {
+		return errorf("ring capacity %d is not a power of two from 4096 to %d", c, regmap.MaxRingCapacity)
+	}
+	if b := o.Bulk; b < 0 || b%4096 != 0 || b > regmap.MaxBulk {
+		return errorf("bulk window of %d bytes is not a multiple of 4096 up to %d", b, regmap.MaxBulk)
+	}
+	return nil
 }
 
 func (o Opts) withDefaults() Opts {
@@ -77,13 +87,11 @@ type Device struct {
 	uri  URI
 	opts Opts
 	info Info
-	link *shmLink
-	lock *devLock
-
-	// in-process board (emu:)
-	emu     *board.Board
-	emuDone chan struct{}
-	emuStop context.CancelFunc
+	link Link
+	// The link's rings, fetched once.
+	cmdRing, inRing  RecordProducer
+	cplRing, outRing RecordConsumer
+	bulk             []byte
 
 	cmdSem  chan struct{} // one producer on CMD at a time
 	inSem   chan struct{} // and on SPKIN
@@ -92,11 +100,13 @@ type Device struct {
 
 	mu       sync.Mutex
 	pending  map[uint32]*call
-	out      Output
+	out      chip.Output
 	outBytes int
 	events   []Event
-	inputs   int  // input ports of the loaded network, -1 unknown
-	noBulk   bool // tests: load through the command ring even when the bulk window would do
+	inputs   int    // input ports of the loaded network, -1 unknown
+	noBulk   bool   // tests: load through the command ring even when the bulk window would do
+	time     uint64 // the timestep the last RUN or STOP reached
+	loaded   LoadResult
 
 	waiting    atomic.Int32 // callers blocked for a completion
 	ctx        context.Context
@@ -132,126 +142,45 @@ func Open(ctx context.Context, uri string, opts Opts) (*Device, error) {
 		return nil, err
 	}
 	opts = opts.withDefaults()
-	if c := opts.RingCapacity; c != 0 && (c < 4096 || c > regmap.MaxRingCapacity || c&(c-1) != 0) {
-		return nil, errorf("ring capacity %d is not a power of two from 4096 to %d", c, regmap.MaxRingCapacity)
+	if err := opts.check(); err != nil {
+		return nil, err
+	}
+	dial, err := dialer(u.Transport)
+	if err != nil {
+		return nil, errorf("%q: %w", u, err)
 	}
 	ctx, cancel := context.WithTimeout(ctx, opts.Timeout)
 	defer cancel()
-	if b := opts.Bulk; b < 0 || b%4096 != 0 || b > regmap.MaxBulk {
-		return nil, errorf("bulk window of %d bytes is not a multiple of 4096 up to %d", b, regmap.MaxBulk)
-	}
-	d := &Device{uri: u, opts: opts, cmdSem: make(chan struct{}, 1), inSem: make(chan struct{}, 1), bulkSem: make(chan struct{}, 1),
-		pending: map[uint32]*call{}, done: make(chan struct{}), readerDone: make(chan struct{}), inputs: -1}
-	hello := regmap.Hello{Version: regmap.ProtocolVersion, PID: uint32(os.Getpid())}
-	for i := range hello.RingCap {
-		hello.RingCap[i] = uint32(opts.RingCapacity)
-	}
-	hello.Bulk = uint32(opts.Bulk)
-	switch u.Transport {
-	case TransportEmu:
-		err = d.openEmu(ctx, hello)
-	case TransportEmuUnix:
-		err = d.openUnix(ctx, hello)
-	case TransportUSB, TransportPCIe:
-		err = openHardware(ctx, u)
-	}
+	l, err := dial(ctx, u, opts)
 	if err != nil {
-		d.teardown()
 		return nil, err
 	}
+	return newDevice(u, l, opts)
+}
+
+// OpenLink is Open over a link made otherwise (emu/register.Attach, a test's link): uri names
+// the device in messages and Info. The Device owns the link from then on, even on error.
+func OpenLink(ctx context.Context, uri string, l Link, opts Opts) (*Device, error) {
+	u, err := ParseURI(uri)
+	if err != nil {
+		l.Close()
+		return nil, err
+	}
+	return newDevice(u, l, opts.withDefaults())
+}
+
+func newDevice(u URI, l Link, opts Opts) (*Device, error) {
+	d := &Device{uri: u, opts: opts, link: l, cmdSem: make(chan struct{}, 1), inSem: make(chan struct{}, 1), bulkSem: make(chan struct{}, 1),
+		pending: map[uint32]*call{}, done: make(chan struct{}), readerDone: make(chan struct{}), inputs: -1,
+		cmdRing: l.Producer(regmap.RingCmd), inRing: l.Producer(regmap.RingSpkIn),
+		cplRing: l.Consumer(regmap.RingCpl), outRing: l.Consumer(regmap.RingOut), bulk: l.Bulk()}
 	if err := d.readInfo(); err != nil {
-		d.teardown()
+		l.Close()
 		return nil, err
 	}
 	d.ctx, d.cancel = context.WithCancel(context.Background())
 	go d.reader()
 	return d, nil
-}
-
-func (d *Device) openEmu(ctx context.Context, hello regmap.Hello) error {
-	b, err := board.New(d.opts.Board)
-	if err != nil {
-		return errorf("emu: %w", err)
-	}
-	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_SEQPACKET|unix.SOCK_CLOEXEC, 0)
-	if err != nil {
-		b.Close()
-		return errorf("emu: socketpair: %w", err)
-	}
-	conns := [2]*net.UnixConn{}
-	for i, fd := range fds {
-		f := os.NewFile(uintptr(fd), "lrchip-emu")
-		c, err := net.FileConn(f)
-		f.Close()
-		if err != nil {
-			if conns[0] != nil {
-				conns[0].Close()
-			}
-			b.Close()
-			return errorf("emu: %w", err)
-		}
-		conns[i] = c.(*net.UnixConn)
-	}
-	sctx, stop := context.WithCancel(context.Background())
-	d.emu, d.emuDone, d.emuStop = b, make(chan struct{}), stop
-	go func() {
-		defer close(d.emuDone)
-		defer conns[1].Close()
-		b.ServeConn(sctx, conns[1])
-	}()
-	d.link, _, err = attachShm(ctx, conns[0], hello, "emu:")
-	if err != nil {
-		conns[0].Close()
-	}
-	return err
-}
-
-func (d *Device) openUnix(ctx context.Context, hello regmap.Hello) error {
-	what := d.uri.String()
-	if !d.opts.NoLock {
-		l, err := lockDevice(d.uri.Path+".lock", what)
-		if err != nil {
-			return err
-		}
-		d.lock = l
-	}
-	var dl net.Dialer
-	c, err := dl.DialContext(ctx, "unixpacket", d.uri.Path)
-	if err != nil {
-		if ctx.Err() != nil {
-			return ctxError(ctx, what+": connect")
-		}
-		return errorf("%s: %v: %w", what, err, ErrNotFound)
-	}
-	d.link, _, err = attachShm(ctx, c.(*net.UnixConn), hello, what)
-	if err != nil {
-		c.Close()
-	}
-	return err
-}
-
-// openHardware reports what a board transport would need; none is implemented yet.
-func openHardware(ctx context.Context, u URI) error {
-	return errorf("%s: the %s transport is not implemented yet (boards are found by List; use emu: or emu:unix:): %w", u, u.Transport, errors.ErrUnsupported)
-}
-
-// teardown releases what a failed Open had set up.
-func (d *Device) teardown() {
-	if d.link != nil {
-		d.link.close(true)
-	}
-	d.lock.unlock()
-	d.stopEmu()
-}
-
-func (d *Device) stopEmu() {
-	if d.emu == nil {
-		return
-	}
-	d.emuStop()
-	<-d.emuDone
-	d.emu.Close()
-	d.emu = nil
 }
 
 // Info describes an open device: what it is and what it can do.
@@ -306,31 +235,40 @@ func (f Features) MarshalJSON() ([]byte, error) {
 }
 
 func (d *Device) readInfo() error {
-	l, what := d.link, d.uri.String()
-	if m := l.load(regmap.RegMagic); m != regmap.Magic {
+	what := d.uri.String()
+	r := &regReader{l: d.link}
+	if m := r.u32(regmap.RegMagic); r.err == nil && m != regmap.Magic {
 		return errorf("%s: register file magic %#08x, want %#08x: %w", what, m, regmap.Magic, ErrProtocol)
 	}
-	bv := regmap.Version(l.load(regmap.RegProtoVersion))
+	bv := regmap.Version(r.u32(regmap.RegProtoVersion))
+	cv := r.u32(regmap.RegCapVersion)
+	if r.err != nil {
+		return errorf("%s: reading the identity registers: %w", what, r.err)
+	}
 	v, err := regmap.Negotiate(regmap.ProtocolVersion, bv)
 	if err != nil {
 		return errorf("%s speaks protocol %s, this driver speaks %s: %w", what, bv, regmap.ProtocolVersion, ErrVersion)
 	}
-	cv := l.load(regmap.RegCapVersion)
 	if err := regmap.CheckCaps(regmap.CapVersion, cv); err != nil {
 		return errorf("%s has capability layout %d, this driver knows 1 to %d: %w", what, cv, regmap.CapVersion, ErrVersion)
 	}
-	l.store(regmap.RegHostVersion, uint32(v))
-	d.info = Info{
-		URI: what, Transport: d.uri.Transport, Board: regmap.BoardKind(l.load(regmap.RegBoardID)),
-		Serial: l.load64(regmap.RegSerialLo), Protocol: v, BoardProtocol: bv,
-		Firmware: regmap.FWVersion(l.load(regmap.RegFWVersion)), FirmwareSlot: int(l.load(regmap.RegFWSlot)),
-		CapVersion: cv, Cores: int(l.load(regmap.RegCapCores)), NeuronsPerCore: int(l.load(regmap.RegCapNeurons)),
-		Features: Features(l.load(regmap.RegCapFeatures)), Instructions: int(l.load(regmap.RegCapInstrs)),
-		Banks: int(l.load(regmap.RegCapBanks)), CoreMemory: int(l.load(regmap.RegCapCoreMem)),
-		MaxPayload: int(l.load(regmap.RegCapPayload)),
+	if err := d.link.WriteReg(regmap.RegHostVersion, uint32(v)); err != nil {
+		return errorf("%s: %w", what, err)
 	}
-	if d.info.MaxPayload < 64 || d.info.MaxPayload > l.rings[regmap.RingCmd].MaxPayload() {
-		return errorf("%s: CAP_PAYLOAD %d outside [64, %d]: %w", what, d.info.MaxPayload, l.rings[regmap.RingCmd].MaxPayload(), ErrProtocol)
+	d.info = Info{
+		URI: what, Transport: d.uri.Transport, Board: regmap.BoardKind(r.u32(regmap.RegBoardID)),
+		Serial: r.u64(regmap.RegSerialLo), Protocol: v, BoardProtocol: bv,
+		Firmware: regmap.FWVersion(r.u32(regmap.RegFWVersion)), FirmwareSlot: int(r.u32(regmap.RegFWSlot)),
+		CapVersion: cv, Cores: int(r.u32(regmap.RegCapCores)), NeuronsPerCore: int(r.u32(regmap.RegCapNeurons)),
+		Features: Features(r.u32(regmap.RegCapFeatures)), Instructions: int(r.u32(regmap.RegCapInstrs)),
+		Banks: int(r.u32(regmap.RegCapBanks)), CoreMemory: int(r.u32(regmap.RegCapCoreMem)),
+		MaxPayload: int(r.u32(regmap.RegCapPayload)),
+	}
+	if r.err != nil {
+		return errorf("%s: reading the capability registers: %w", what, r.err)
+	}
+	if mp := d.cmdRing.MaxPayload(); d.info.MaxPayload < 64 || d.info.MaxPayload > mp {
+		return errorf("%s: CAP_PAYLOAD %d outside [64, %d]: %w", what, d.info.MaxPayload, mp, ErrProtocol)
 	}
 	if d.info.Cores < 1 || d.info.NeuronsPerCore < 1 {
 		return errorf("%s: capability registers say %d cores of %d neurons: %w", what, d.info.Cores, d.info.NeuronsPerCore, ErrProtocol)
@@ -357,12 +295,10 @@ func (d *Device) Close() error {
 	d.closeOnce.Do(func() {
 		d.closed.Store(true)
 		d.fail(errorf("%s: %w", d.uri, ErrClosed))
-		d.link.selfWake()
+		d.link.Wake()
 		<-d.readerDone
 		d.life.Lock()
-		d.link.close(true)
-		d.lock.unlock()
-		d.stopEmu()
+		d.link.Close()
 		d.life.Unlock()
 	})
 	return nil
@@ -455,13 +391,8 @@ func (d *Device) ringErr(ctx context.Context, err error, what string) error {
 	return errorf("%s: %s: %w", d.uri, what, err)
 }
 
-// doorbell tells the board that ring r changed, waking it if it sleeps.
-func (d *Device) doorbell(r regmap.Ring) {
-	d.link.or(regmap.RegDoorbell, 1<<r)
-	if d.link.load(regmap.RegStatus)&regmap.StatusSleeping != 0 {
-		d.link.kick()
-	}
-}
+// doorbell tells the board that ring r changed.
+func (d *Device) doorbell(r regmap.Ring) { d.link.Notify(r) }
 
 // send writes one command: header, then the parts of its arguments.
 func (d *Device) send(ctx context.Context, op regmap.Op, flags uint16, cl *call, parts ...[]byte) (uint32, error) {
@@ -480,7 +411,7 @@ func (d *Device) send(ctx context.Context, op regmap.Op, flags uint16, cl *call,
 	d.mu.Lock()
 	d.pending[tag] = cl
 	d.mu.Unlock()
-	buf, err := d.reserve(ctx, d.link.cmd, regmap.RingCmd, regmap.TypeCommand, regmap.CommandSize(n))
+	buf, err := d.reserve(ctx, d.cmdRing, regmap.RingCmd, regmap.TypeCommand, regmap.CommandSize(n))
 	if err != nil {
 		d.mu.Lock()
 		delete(d.pending, tag)
@@ -492,8 +423,8 @@ func (d *Device) send(ctx context.Context, op regmap.Op, flags uint16, cl *call,
 	for _, part := range parts {
 		o = o[copy(o, part):]
 	}
-	d.link.cmd.Commit()
-	d.link.cmd.Publish()
+	d.cmdRing.Commit()
+	d.cmdRing.Publish()
 	d.doorbell(regmap.RingCmd)
 	return tag, nil
 }
@@ -504,7 +435,7 @@ const roomSpin = 500 * time.Microsecond
 
 // reserve reserves a record in a host → board ring: at once if it fits; else it wakes the
 // board, polls for room (yielding the CPU) for up to roomSpin, then sleeps in the ring's wait.
-func (d *Device) reserve(ctx context.Context, p *ring.Producer, r regmap.Ring, typ uint16, n int) ([]byte, error) {
+func (d *Device) reserve(ctx context.Context, p RecordProducer, r regmap.Ring, typ uint16, n int) ([]byte, error) {
 	buf, err := p.TryReserve(typ, n)
 	if !errors.Is(err, ring.ErrFull) {
 		return buf, err
@@ -592,6 +523,10 @@ func (d *Device) do(ctx context.Context, op regmap.Op, parts ...[]byte) (regmap.
 
 // --- the reader ---
 
+// aliveEvery is how often a busy reader asks the link whether the board is still there; an
+// idle one learns it from Wait.
+const aliveEvery = 20 * time.Millisecond
+
 // reader drains CPL and OUT until the device ends: it polls while callers wait or for
 // Opts.Spin after the last record, then arms the interrupt and sleeps.
 func (d *Device) reader() {
@@ -611,10 +546,10 @@ func (d *Device) reader() {
 		now := time.Now()
 		if n > 0 {
 			last = now
-			if now.Sub(lastAlive) > 20*time.Millisecond {
+			if now.Sub(lastAlive) > aliveEvery {
 				lastAlive = now
-				if !l.alive() {
-					d.gone()
+				if err := l.Alive(); err != nil {
+					d.gone(err)
 					return
 				}
 			}
@@ -630,9 +565,9 @@ func (d *Device) reader() {
 			}
 			continue
 		}
-		l.store(regmap.RegIRQMask, regmap.IRQAll)
+		l.Arm(true)
 		if n, err := d.drain(); n > 0 || err != nil {
-			l.store(regmap.RegIRQMask, 0)
+			l.Arm(false)
 			if err != nil {
 				d.fail(err)
 				return
@@ -640,21 +575,25 @@ func (d *Device) reader() {
 			last = time.Now()
 			continue
 		}
-		alive := l.waitIRQ(100 * time.Millisecond)
-		l.store(regmap.RegIRQMask, 0)
+		err = l.Wait(100 * time.Millisecond)
+		l.Arm(false)
 		lastAlive = time.Now()
 		if d.ctx.Err() != nil {
 			return
 		}
-		if !alive {
-			d.gone()
+		if err != nil {
+			d.gone(err)
 			return
 		}
 	}
 }
 
-func (d *Device) gone() {
-	d.fail(errorf("%s: the board closed the connection (its process exited?): %w", d.uri, ErrGone))
+// gone ends the device because the link says the board is gone.
+func (d *Device) gone(err error) {
+	if !errors.Is(err, ErrGone) {
+		err = fmt.Errorf("%w: %w", err, ErrGone)
+	}
+	d.fail(errorf("%s: %w", d.uri, err))
 }
 
 // drain takes every record from OUT and CPL, output first, and returns how many it took.
@@ -676,11 +615,11 @@ func (d *Device) drain() (int, error) {
 		}
 	}
 	if total > 0 {
-		d.link.andNot(regmap.RegIRQStatus, regmap.IRQCompletion|regmap.IRQOutput)
-		// Space was freed: a board waiting for it sleeps.
-		if d.link.load(regmap.RegStatus)&regmap.StatusSleeping != 0 {
-			d.link.kick()
+		if err := d.link.WriteReg(regmap.RegIRQStatus, regmap.IRQCompletion|regmap.IRQOutput); err != nil {
+			return total, errorf("%s: %w", d.uri, err)
 		}
+		// Space was freed: a board waiting for it may need waking.
+		d.link.Notify(regmap.RingOut)
 	}
 	return total, nil
 }
@@ -690,7 +629,7 @@ func (d *Device) protoErr(format string, args ...any) error {
 }
 
 func (d *Device) drainOut() (int, error) {
-	c := d.link.out
+	c := d.outRing
 	n := 0
 	defer func() {
 		if n > 0 {
@@ -713,7 +652,7 @@ func (d *Device) drainOut() (int, error) {
 }
 
 func (d *Device) drainCpl() (int, error) {
-	c := d.link.cpl
+	c := d.cplRing
 	n := 0
 	defer func() {
 		if n > 0 {

@@ -84,19 +84,6 @@ func Boards(ctx context.Context, opts ListOpts) ([]Found, error) {
 	return append(usb, pci...), nil
 }
 
-// DefaultURI names the device to use when none is given: the first hardware board found,
-// else the in-process emulator, "emu:" (fallback true).
-func DefaultURI(ctx context.Context, opts ListOpts) (uri string, fallback bool, err error) {
-	b, err := Boards(ctx, opts)
-	if err != nil {
-		return "", false, err
-	}
-	if len(b) > 0 {
-		return b[0].URI, false, nil
-	}
-	return "emu:", true, nil
-}
-
 func readAttr(dir, name string) string {
 	b, err := os.ReadFile(filepath.Join(dir, name))
 	if err != nil {

@@ -19,6 +19,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"golang.org/x/sys/unix"
 
+	"github.com/lrchip/lrchip/chip"
 	"github.com/lrchip/lrchip/emu/board"
 	"github.com/lrchip/lrchip/firmware/regmap"
 	"github.com/lrchip/lrchip/runtime/ring"
@@ -47,21 +48,21 @@ func TestKilledEmulatorIsGoneWithoutLeaks(t *testing.T) {
 			baseG, baseFd := runtime.NumGoroutine(), fdSet(t)
 			d, err := Open(ctx, s.uri, Opts{})
 			require.NoError(t, err)
-			_, err = d.LoadImage(ctx, lifImage(t, 8, 32, 1))
+			_, err = loadImage(d, ctx, lifImage(t, 8, 32, 1))
 			require.NoError(t, err)
 			errc := make(chan error, 1)
 			switch mode {
 			case "run":
-				go func() { _, err := d.Run(ctx, 1<<40); errc <- err }()
+				go func() { _, err := runSteps(d, ctx, 1<<40); errc <- err }()
 			case "free-running":
 				require.NoError(t, d.Start(ctx))
 				go func() {
 					for {
-						if _, err := d.Read(ctx); err != nil {
+						if _, err := read(d, ctx); err != nil {
 							errc <- err
 							return
 						}
-						if err := d.Inject(ctx, []Spike{{Neuron: 1, Payload: 1}}); err != nil {
+						if err := d.Inject(ctx, []chip.Spike{{Neuron: 1, Payload: 1}}); err != nil {
 							errc <- err
 							return
 						}
@@ -72,7 +73,7 @@ func TestKilledEmulatorIsGoneWithoutLeaks(t *testing.T) {
 				go func() {
 					for {
 						time.Sleep(5 * time.Millisecond)
-						if _, err := d.Read(ctx); err != nil {
+						if _, err := read(d, ctx); err != nil {
 							errc <- err
 							return
 						}
@@ -147,16 +148,16 @@ func TestSecondOpenIsBusy(t *testing.T) {
 
 func TestVersionMismatch(t *testing.T) {
 	ctx := ctxT(t)
-	_, err := Open(ctx, "emu:", Opts{Board: board.Opts{Protocol: regmap.MakeVersion(2, 0)}})
+	_, err := openBoard(ctx, board.Opts{Protocol: regmap.MakeVersion(2, 0)}, Opts{})
 	require.ErrorIs(t, err, ErrVersion)
 	require.ErrorContains(t, err, "speaks protocol 2.0, this driver speaks 1.0")
 
-	_, err = Open(ctx, "emu:", Opts{Board: board.Opts{CapVersion: 9}})
+	_, err = openBoard(ctx, board.Opts{CapVersion: 9}, Opts{})
 	require.ErrorIs(t, err, ErrVersion)
 	require.ErrorContains(t, err, "capability layout 9, this driver knows 1 to 1")
 
 	// A newer minor is fine: both speak the lower.
-	d, err := Open(ctx, "emu:", Opts{Board: board.Opts{Protocol: regmap.MakeVersion(1, 7)}})
+	d, err := openBoard(ctx, board.Opts{Protocol: regmap.MakeVersion(1, 7)}, Opts{})
 	require.NoError(t, err)
 	require.Equal(t, regmap.MakeVersion(1, 0), d.Info().Protocol)
 	require.Equal(t, regmap.MakeVersion(1, 7), d.Info().BoardProtocol)
@@ -180,7 +181,7 @@ type rawRing struct {
 }
 
 func mapRing(t *testing.T, d *Device, r regmap.Ring) *rawRing {
-	rg := d.link.rings[r]
+	rg := d.link.(*shmLink).rings[r]
 	mem, err := unix.Mmap(rg.Fd(), 0, ring.HeaderSize+rg.Capacity(), unix.PROT_READ|unix.PROT_WRITE, unix.MAP_SHARED)
 	require.NoError(t, err)
 	t.Cleanup(func() { unix.Munmap(mem) })
@@ -236,7 +237,7 @@ func TestBoardBreakingTheProtocol(t *testing.T) {
 			require.NoError(t, d.Echo(ctx, []byte("hello")))
 			r := mapRing(t, d, tt.ring)
 			tt.act(r)
-			d.link.selfWake()
+			d.link.Wake()
 			select {
 			case <-d.done:
 			case <-time.After(5 * time.Second):
@@ -255,19 +256,19 @@ func TestRunHonoursItsContext(t *testing.T) {
 	d, err := Open(ctx, "emu:", Opts{})
 	require.NoError(t, err)
 	defer d.Close()
-	_, err = d.LoadImage(ctx, lifImage(t, 8, 64, 3))
+	_, err = loadImage(d, ctx, lifImage(t, 8, 64, 3))
 	require.NoError(t, err)
 
 	cctx, cancel := context.WithCancel(ctx)
 	time.AfterFunc(50*time.Millisecond, cancel)
 	start := time.Now()
-	_, err = d.Run(cctx, 1<<40)
+	err = d.Run(cctx, 1<<40)
 	require.ErrorIs(t, err, context.Canceled)
 	require.Less(t, time.Since(start), time.Second)
 
 	dctx, cancel2 := context.WithTimeout(ctx, 50*time.Millisecond)
 	defer cancel2()
-	_, err = d.Run(dctx, 1<<40)
+	err = d.Run(dctx, 1<<40)
 	require.ErrorIs(t, err, ErrTimeout)
 	require.ErrorIs(t, err, context.DeadlineExceeded)
 
@@ -276,7 +277,7 @@ func TestRunHonoursItsContext(t *testing.T) {
 	require.NoError(t, d.Echo(ctx, nil))
 	before, err := d.Status()
 	require.NoError(t, err)
-	ts, err := d.Run(ctx, 3)
+	ts, err := runSteps(d, ctx, 3)
 	require.NoError(t, err)
 	require.Equal(t, before.Timestep+3, ts)
 	ev := d.Events()
@@ -306,7 +307,7 @@ func TestConcurrentUse(t *testing.T) {
 	d, err := Open(ctx, "emu:", Opts{})
 	require.NoError(t, err)
 	defer d.Close()
-	_, err = d.LoadImage(ctx, lifImage(t, 8, 32, 5))
+	_, err = loadImage(d, ctx, lifImage(t, 8, 32, 5))
 	require.NoError(t, err)
 	errc := make(chan error, 8)
 	for g := 0; g < 8; g++ {
@@ -315,13 +316,13 @@ func TestConcurrentUse(t *testing.T) {
 			for i := 0; i < 50 && err == nil; i++ {
 				switch (g + i) % 6 {
 				case 0:
-					_, err = d.Run(ctx, 2)
+					_, err = runSteps(d, ctx, 2)
 				case 1:
-					err = d.Inject(ctx, []Spike{{Neuron: i % 8, Payload: 1}})
+					err = d.Inject(ctx, []chip.Spike{{Neuron: i % 8, Payload: 1}})
 				case 2:
 					_, err = d.Sensors(ctx)
 				case 3:
-					_, err = d.Read(ctx)
+					_, err = read(d, ctx)
 				case 4:
 					_, err = d.Status()
 				case 5:
@@ -344,10 +345,10 @@ func TestCloseWhileCallsWait(t *testing.T) {
 	baseG, baseFd := runtime.NumGoroutine(), fdSet(t)
 	d, err := Open(ctx, "emu:", Opts{})
 	require.NoError(t, err)
-	_, err = d.LoadImage(ctx, lifImage(t, 8, 32, 5))
+	_, err = loadImage(d, ctx, lifImage(t, 8, 32, 5))
 	require.NoError(t, err)
 	errc := make(chan error, 1)
-	go func() { _, err := d.Run(ctx, 1<<40); errc <- err }()
+	go func() { _, err := runSteps(d, ctx, 1<<40); errc <- err }()
 	time.Sleep(20 * time.Millisecond)
 	require.NoError(t, d.Close())
 	err = <-errc

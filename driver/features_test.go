@@ -11,6 +11,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/lrchip/lrchip/chip"
 	"github.com/lrchip/lrchip/emu/board"
 	"github.com/lrchip/lrchip/firmware/regmap"
 )
@@ -18,17 +19,17 @@ import (
 func TestThrottlingFollowsTheLoad(t *testing.T) {
 	ctx := ctxT(t)
 	// A low thermal limit and a short time constant, so that a busy network crosses it.
-	opts := Opts{Board: board.Opts{Thermal: board.ThermalModel{LimitC: 45, Tau: 20 * time.Millisecond}}}
+	bopts := board.Opts{Thermal: board.ThermalModel{LimitC: 45, Tau: 20 * time.Millisecond}}
 	run := func() (Sensors, Sensors, []Event, Status) {
-		d, err := Open(ctx, "emu:", opts)
+		d, err := openBoard(ctx, bopts, Opts{})
 		require.NoError(t, err)
 		defer d.Close()
 		idle, err := d.Sensors(ctx)
 		require.NoError(t, err)
-		_, err = d.LoadImage(ctx, lifImage(t, 64, 1024, 11))
+		_, err = loadImage(d, ctx, lifImage(t, 64, 1024, 11))
 		require.NoError(t, err)
 		require.NoError(t, d.Inject(ctx, randomInput(64, 400, 0.5, 3)))
-		_, err = d.Run(ctx, 400)
+		_, err = runSteps(d, ctx, 400)
 		require.NoError(t, err)
 		busy, err := d.Sensors(ctx)
 		require.NoError(t, err)
@@ -59,7 +60,10 @@ func TestThrottlingFollowsTheLoad(t *testing.T) {
 
 func TestFlashSlotsAndBoot(t *testing.T) {
 	ctx := ctxT(t)
-	d, err := Open(ctx, "emu:", Opts{})
+	b, err := board.New(board.Opts{})
+	require.NoError(t, err)
+	defer b.Close()
+	d, err := openOn(ctx, b, Opts{})
 	require.NoError(t, err)
 	defer d.Close()
 	fi, err := d.FlashInfo(ctx)
@@ -89,7 +93,7 @@ func TestFlashSlotsAndBoot(t *testing.T) {
 	require.Equal(t, v3, info.Firmware)
 
 	// A bad cell in B: boot falls back to A; in A too: to golden.
-	flash := d.emu.Flash()
+	flash := b.Flash()
 	flash.Corrupt(2*flash.SlotSize() + regmap.SlotDataOffset + 100)
 	info, err = d.Reboot(ctx)
 	require.NoError(t, err)
@@ -146,18 +150,18 @@ func TestLoadErrorsSayWhatAndWhere(t *testing.T) {
 	img := encode(t, relayImage(t, 4))
 	bad := append([]byte(nil), img...)
 	bad[40] ^= 0xff
-	_, err = d.Load(ctx, bad)
+	_, err = d.LoadBytes(ctx, bad)
 	require.ErrorIs(t, err, ErrDevice)
 	require.ErrorContains(t, err, "BAD_IMAGE")
 	t.Log(err)
-	_, err = d.Load(ctx, []byte("not an image"))
+	_, err = d.LoadBytes(ctx, []byte("not an image"))
 	require.ErrorContains(t, err, "BAD_IMAGE")
 	big := relayImage(t, 4)
 	big.Size.NeuronsPerCore = 2048
-	_, err = d.LoadImage(ctx, big)
+	_, err = loadImage(d, ctx, big)
 	require.ErrorContains(t, err, "needs a 2×2048 chip, the board is 8×1024")
 	// The device is fine afterwards.
-	_, err = d.Load(ctx, img)
+	_, err = d.LoadBytes(ctx, img)
 	require.NoError(t, err)
 	require.NoError(t, d.Transfer(ctx, bytes.Repeat([]byte{1}, 3<<20)))
 }
@@ -167,25 +171,25 @@ func TestInjectForLaterSteps(t *testing.T) {
 	d, err := Open(ctx, "emu:", Opts{})
 	require.NoError(t, err)
 	defer d.Close()
-	_, err = d.LoadImage(ctx, relayImage(t, 4))
+	_, err = loadImage(d, ctx, relayImage(t, 4))
 	require.NoError(t, err)
 	// Out of order on purpose; step 5's spike is emitted in step 5, seen by the first core in 6.
-	require.NoError(t, d.Inject(ctx, []Spike{{Neuron: 2, Payload: 3, Timestep: 5}, {Neuron: 0, Payload: 1, Timestep: 2}}))
-	require.ErrorContains(t, d.Inject(ctx, []Spike{{Port: 1, Neuron: 0, Payload: 1}}), "no such input")
-	_, err = d.Run(ctx, 7)
+	require.NoError(t, d.Inject(ctx, []chip.Spike{{Neuron: 2, Payload: 3, Step: 5}, {Neuron: 0, Payload: 1, Step: 2}}))
+	require.ErrorContains(t, d.Inject(ctx, []chip.Spike{{Port: 1, Neuron: 0, Payload: 1}}), "no such input")
+	_, err = runSteps(d, ctx, 7)
 	require.NoError(t, err)
-	out, err := d.Read(ctx)
+	out, err := read(d, ctx)
 	require.NoError(t, err)
-	require.Equal(t, []Spike{
-		{Port: 0, Neuron: 0, Payload: 2, Timestep: 3}, {Port: 1, Neuron: 0, Payload: 4, Timestep: 4},
-		{Port: 0, Neuron: 2, Payload: 6, Timestep: 6}, {Port: 1, Neuron: 2, Payload: 12, Timestep: 7},
+	require.Equal(t, []chip.Spike{
+		{Port: 0, Neuron: 0, Payload: 2, Step: 3}, {Port: 1, Neuron: 0, Payload: 4, Step: 4},
+		{Port: 0, Neuron: 2, Payload: 6, Step: 6}, {Port: 1, Neuron: 2, Payload: 12, Step: 7},
 	}, out.Spikes)
 	// Output beyond the limit is counted, not kept.
 	d.opts.OutputLimit = 1
-	require.NoError(t, d.Inject(ctx, []Spike{{Neuron: 1, Payload: 1}}))
-	_, err = d.Run(ctx, 3)
+	require.NoError(t, d.Inject(ctx, []chip.Spike{{Neuron: 1, Payload: 1}}))
+	_, err = runSteps(d, ctx, 3)
 	require.NoError(t, err)
-	out, err = d.Read(ctx)
+	out, err = read(d, ctx)
 	require.NoError(t, err)
 	require.Empty(t, out.Spikes)
 	require.Equal(t, uint64(2), out.Dropped)
@@ -196,13 +200,13 @@ func TestFreeRunning(t *testing.T) {
 	d, err := Open(ctx, "emu:", Opts{})
 	require.NoError(t, err)
 	defer d.Close()
-	_, err = d.LoadImage(ctx, relayImage(t, 4))
+	_, err = loadImage(d, ctx, relayImage(t, 4))
 	require.NoError(t, err)
 	require.NoError(t, d.Start(ctx))
-	_, err = d.Run(ctx, 1)
+	_, err = runSteps(d, ctx, 1)
 	require.ErrorContains(t, err, "BAD_STATE")
 	for i := 0; i < 20; i++ {
-		require.NoError(t, d.Inject(ctx, []Spike{{Neuron: i % 4, Payload: int32(i + 1)}}))
+		require.NoError(t, d.Inject(ctx, []chip.Spike{{Neuron: i % 4, Payload: int32(i + 1)}}))
 		time.Sleep(time.Millisecond)
 	}
 	// Let the last injection reach both cores (two steps) before stopping.
@@ -216,11 +220,11 @@ func TestFreeRunning(t *testing.T) {
 	require.NoError(t, err)
 	require.False(t, st.Running)
 	require.Equal(t, ts, st.Timestep)
-	out, err := d.Read(ctx)
+	out, err := read(d, ctx)
 	require.NoError(t, err)
 	require.Len(t, out.Spikes, 40) // each injection comes out of both cores
 	for _, s := range out.Spikes {
-		require.LessOrEqual(t, s.Timestep, ts)
+		require.LessOrEqual(t, s.Step, ts)
 	}
 }
 
@@ -242,7 +246,7 @@ func TestRegisters(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, regmap.Magic, m)
 	// CONTROL.RESET through the register: unloads.
-	_, err = d.LoadImage(ctx, relayImage(t, 4))
+	_, err = loadImage(d, ctx, relayImage(t, 4))
 	require.NoError(t, err)
 	require.NoError(t, d.WriteRegister(regmap.RegControl, regmap.ControlReset))
 	require.Eventually(t, func() bool { st, _ := d.Status(); return !st.Loaded }, 2*time.Second, time.Millisecond)
@@ -332,19 +336,11 @@ func TestDiscovery(t *testing.T) {
 		{URI: "usb:1209:0001:LR0042", Transport: "usb", Board: "usb-board", Serial: "LR0042", Path: "/dev/bus/usb/001/005"},
 		{URI: "pcie:0000:03:00.0", Transport: "pcie", Board: "pcie-board", Path: filepath.Join(sys, "bus/pci/devices/0000:03:00.0"), Driver: "vfio-pci"},
 	}, found)
-	uri, fallback, err := DefaultURI(ctx, ListOpts{Sysfs: sys})
-	require.NoError(t, err)
-	require.Equal(t, "usb:1209:0001:LR0042", uri)
-	require.False(t, fallback)
 
-	// No boards: none, and the default is the in-process emulator.
+	// No boards: none.
 	found, err = List(ctx, ListOpts{Sysfs: t.TempDir(), RunDir: t.TempDir()})
 	require.NoError(t, err)
 	require.Empty(t, found)
-	uri, fallback, err = DefaultURI(ctx, ListOpts{Sysfs: t.TempDir()})
-	require.NoError(t, err)
-	require.Equal(t, "emu:", uri)
-	require.True(t, fallback)
 
 	// This machine's sysfs works too (and has no boards, presumably), as does libusb in a
 	// build with the gousb tag.
@@ -381,14 +377,23 @@ func TestLockHolderFromProcLocks(t *testing.T) {
 	_ = context.Background
 }
 
-func TestRunImage(t *testing.T) {
+// Input for later steps is queued ahead (the board keeps it until its step), and a run of
+// several steps returns every step's output stamped with its step.
+func TestInjectAhead(t *testing.T) {
 	ctx := ctxT(t)
-	d, err := OpenDefault(ctx, "emu:", Opts{}, nil)
+	d, err := Open(ctx, "emu:", Opts{})
 	require.NoError(t, err)
 	defer d.Close()
-	res, out, err := RunImage(ctx, d, encode(t, relayImage(t, 4)), 4, []Spike{{Neuron: 3, Payload: 2, Timestep: 2}, {Neuron: 1, Payload: 1}})
+	require.NoError(t, d.Load(ctx, relayImage(t, 4)))
+	require.Equal(t, 2, d.Loaded().Outputs)
+	require.NoError(t, d.Inject(ctx, []chip.Spike{{Neuron: 3, Payload: 2, Step: 2}, {Neuron: 1, Payload: 1}}))
+	require.NoError(t, d.Run(ctx, 4))
+	require.Equal(t, uint64(4), d.Time())
+	out, err := read(d, ctx)
 	require.NoError(t, err)
-	require.Equal(t, 2, res.Outputs)
-	require.Equal(t, []Spike{{Port: 0, Neuron: 1, Payload: 2, Timestep: 2}, {Port: 0, Neuron: 3, Payload: 4, Timestep: 3},
-		{Port: 1, Neuron: 1, Payload: 4, Timestep: 3}, {Port: 1, Neuron: 3, Payload: 8, Timestep: 4}}, out.Spikes)
+	require.Equal(t, []chip.Spike{{Port: 0, Neuron: 1, Payload: 2, Step: 2}, {Port: 0, Neuron: 3, Payload: 4, Step: 3},
+		{Port: 1, Neuron: 1, Payload: 4, Step: 3}, {Port: 1, Neuron: 3, Payload: 8, Step: 4}}, out.Spikes)
+	// A step that has run cannot be given input any more.
+	err = d.Inject(ctx, []chip.Spike{{Neuron: 0, Payload: 1, Step: 4}})
+	require.ErrorContains(t, err, "for step 4: the device is at step 4")
 }

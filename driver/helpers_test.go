@@ -11,9 +11,12 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/lrchip/lrchip/chip"
+	"github.com/lrchip/lrchip/emu/board"
 	"github.com/lrchip/lrchip/firmware/asm"
 	"github.com/lrchip/lrchip/firmware/image"
 	"github.com/lrchip/lrchip/firmware/isa"
+	"github.com/lrchip/lrchip/firmware/regmap"
 	"github.com/lrchip/lrchip/firmware/syn"
 )
 
@@ -48,7 +51,7 @@ func relayImage(t testing.TB, n int) *image.Image {
 	}
 	return &image.Image{
 		Name:   "relay",
-		Size:   image.Size{Cores: 2, NeuronsPerCore: n},
+		Size:   chip.Size{Cores: 2, NeuronsPerCore: n},
 		Cores:  []image.Core{{Index: 0, Program: prog, Neurons: n}, {Index: 1, Program: prog, Neurons: n}},
 		Inputs: []image.Input{{Name: "in", Size: n}},
 		Conns: []image.Conn{
@@ -128,4 +131,88 @@ func requireNoNewFds(t testing.TB, before map[string]string) {
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
+}
+
+// The driver's tests reach the in-process board through emu: as programs do (emu/register
+// cannot be imported here: it imports the driver), with the board's options set per test.
+func init() {
+	RegisterTransport(TransportEmu, func(ctx context.Context, u URI, opts Opts) (Link, error) {
+		return dialBoard(ctx, board.Opts{Size: opts.Size}, opts)
+	})
+}
+
+// dialBoard makes a board with bopts and links to it over a socket pair in this process.
+func dialBoard(ctx context.Context, bopts board.Opts, opts Opts) (Link, error) {
+	b, err := board.New(bopts)
+	if err != nil {
+		return nil, err
+	}
+	return linkBoard(ctx, b, opts, func() { b.Close() })
+}
+
+// linkBoard links to a board served in this process; closing the link stops the service,
+// then runs onClose.
+func linkBoard(ctx context.Context, b *board.Board, opts Opts, onClose func()) (Link, error) {
+	conn, stop, err := b.Pipe()
+	if err != nil {
+		onClose()
+		return nil, err
+	}
+	l, err := DialShm(ctx, conn, opts, "emu:", func() { stop(); onClose() })
+	if err != nil {
+		conn.Close()
+		stop()
+		onClose()
+	}
+	return l, err
+}
+
+// openOn opens a device on an existing board in this process.
+func openOn(ctx context.Context, b *board.Board, opts Opts) (*Device, error) {
+	l, err := linkBoard(ctx, b, opts, func() {})
+	if err != nil {
+		return nil, err
+	}
+	return OpenLink(ctx, "emu:", l, opts)
+}
+
+// openBoard opens a device on a board made with bopts.
+func openBoard(ctx context.Context, bopts board.Opts, opts Opts) (*Device, error) {
+	l, err := dialBoard(ctx, bopts, opts)
+	if err != nil {
+		return nil, err
+	}
+	return OpenLink(ctx, "emu:", l, opts)
+}
+
+// Shorthands that keep the tests' arithmetic on timesteps readable.
+
+func read(d *Device, ctx context.Context) (chip.Output, error) {
+	var out chip.Output
+	err := d.Read(ctx, &out)
+	return out, err
+}
+
+func loadImage(d *Device, ctx context.Context, img *image.Image) (LoadResult, error) {
+	if err := d.Load(ctx, img); err != nil {
+		return LoadResult{}, err
+	}
+	return d.Loaded(), nil
+}
+
+// runSteps runs n steps and returns the timestep reached.
+func runSteps(d *Device, ctx context.Context, n uint64) (uint64, error) {
+	err := d.Run(ctx, int(n))
+	return d.Time(), err
+}
+
+func addProbe(d *Device, ctx context.Context, core int, kind regmap.ProbeField, index int, neurons []int) (int, error) {
+	f := chip.Field{Kind: chip.FieldState, Index: index}
+	switch kind {
+	case regmap.ProbeInput:
+		f = chip.Field{Kind: chip.FieldInput}
+	case regmap.ProbeSpike:
+		f = chip.Field{Kind: chip.FieldSpike}
+	}
+	return d.AddProbe(ctx, chip.Probe{Core: core, Field: f, Neurons: neurons})
 }

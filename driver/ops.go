@@ -1,39 +1,18 @@
 package driver
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"hash/crc32"
+	"slices"
 	"time"
 
+	"github.com/lrchip/lrchip/chip"
 	"github.com/lrchip/lrchip/firmware/image"
 	"github.com/lrchip/lrchip/firmware/regmap"
 	"github.com/lrchip/lrchip/runtime/ring"
 )
-
-// Spike is one spike. For Inject, Port is an input port and Timestep the step in which the
-// port emits it (0: the next step); it reaches its targets one step later. From Read, Port
-// is an output port and Timestep the step in which it fired.
-type Spike struct {
-	Port     int    `json:"port"`
-	Neuron   int    `json:"neuron"`
-	Payload  int32  `json:"payload"`
-	Timestep uint64 `json:"timestep"`
-}
-
-// ProbeSample is one step's values of a probe, one per probed neuron.
-type ProbeSample struct {
-	Probe    int     `json:"probe"`
-	Timestep uint64  `json:"timestep"`
-	Values   []int32 `json:"values"`
-}
-
-// Output is what the device emitted since the last Read.
-type Output struct {
-	Spikes  []Spike       `json:"spikes"`
-	Probes  []ProbeSample `json:"probes"`
-	Dropped uint64        `json:"dropped"` // records dropped because Opts.OutputLimit was reached
-}
 
 // Event is something the board reported on its own (throttling, a reset, dropped input...).
 type Event struct {
@@ -66,7 +45,7 @@ func (d *Device) output(r ring.Record) error {
 			return d.protoErr("%v", err)
 		}
 		for _, x := range s {
-			d.out.Spikes = append(d.out.Spikes, Spike{Port: int(h.Port), Neuron: int(x.Neuron), Payload: x.Payload, Timestep: h.Timestep})
+			d.out.Spikes = append(d.out.Spikes, chip.Spike{Step: h.Timestep, Port: int(h.Port), Neuron: int(x.Neuron), Payload: x.Payload})
 		}
 	case regmap.TypeProbe:
 		h, v, err := regmap.DecodeProbe(r.Payload, nil)
@@ -77,7 +56,7 @@ func (d *Device) output(r ring.Record) error {
 			d.out.Dropped++
 			return nil
 		}
-		d.out.Probes = append(d.out.Probes, ProbeSample{Probe: int(h.Probe), Timestep: h.Timestep, Values: v})
+		d.out.Samples = append(d.out.Samples, chip.Sample{Probe: int(h.Probe), Step: h.Timestep, Values: v})
 	default:
 		return d.protoErr("record type %#x in OUT", r.Type)
 	}
@@ -85,22 +64,33 @@ func (d *Device) output(r ring.Record) error {
 	return nil
 }
 
-// Read returns the output (spikes on output ports, probe samples) the device emitted since
-// the last Read. After Run returns, the output of its steps is all there. It does not wait.
-func (d *Device) Read(ctx context.Context) (Output, error) {
+// Read appends the output (spikes on output ports, probe samples) the device emitted since
+// the last Read to out. After Run returns, the output of its steps is all there. It does not
+// wait. Output the device had to drop because Opts.OutputLimit was reached is counted in
+// out.Dropped.
+func (d *Device) Read(ctx context.Context, out *chip.Output) error {
 	release, err := d.enter()
 	if err != nil {
-		return Output{}, err
+		return err
 	}
 	defer release()
 	if err := ctx.Err(); err != nil {
-		return Output{}, ctxError(ctx, "read")
+		return ctxError(ctx, "read")
 	}
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	out := d.out
-	d.out, d.outBytes = Output{}, 0
-	return out, nil
+	if len(out.Spikes) == 0 && len(out.Samples) == 0 {
+		// Hand over the buffers rather than copy them; take the caller's back for reuse.
+		out.Spikes, d.out.Spikes = d.out.Spikes, out.Spikes[:0]
+		out.Samples, d.out.Samples = d.out.Samples, out.Samples[:0]
+	} else {
+		out.Spikes = append(out.Spikes, d.out.Spikes...)
+		out.Samples = append(out.Samples, d.out.Samples...)
+		d.out.Spikes, d.out.Samples = d.out.Spikes[:0], d.out.Samples[:0]
+	}
+	out.Dropped += d.out.Dropped
+	d.out.Dropped, d.outBytes = 0, 0
+	return nil
 }
 
 // Events returns the events the board reported since the last call (at most the last 256).
@@ -124,8 +114,8 @@ func (d *Device) Reset(ctx context.Context) error {
 		return err
 	}
 	d.mu.Lock()
-	d.inputs = 0
-	d.out, d.outBytes = Output{}, 0
+	d.inputs, d.time = 0, 0
+	d.out, d.outBytes = chip.Output{}, 0
 	d.mu.Unlock()
 	return nil
 }
@@ -138,21 +128,30 @@ type LoadResult struct {
 	Bytes   int `json:"bytes"`
 }
 
-// Load loads a network image (the bytes of a firmware/image encoding) onto the device,
-// replacing what was there; the timestep starts again from 0. The bytes travel in
+// LoadBytes loads a network image (the bytes of a firmware/image encoding) onto the device,
+// replacing what was there; the timestep starts again from 0 and probes are removed. The
+// bytes travel through the bulk window where the transport has one and fit, else in
 // CAP_PAYLOAD-sized LOAD_DATA commands that complete only on failure; the board checks the
 // size and CRC, decodes and loads, and says what and where when it refuses.
-func (d *Device) Load(ctx context.Context, img []byte) (LoadResult, error) {
+func (d *Device) LoadBytes(ctx context.Context, img []byte) (LoadResult, error) {
 	return d.load(ctx, img, 0)
 }
 
-// LoadImage encodes img and loads it.
-func (d *Device) LoadImage(ctx context.Context, img *image.Image) (LoadResult, error) {
+// Load encodes img and loads it (see LoadBytes).
+func (d *Device) Load(ctx context.Context, img *image.Image) error {
 	b, err := img.MarshalBinary()
 	if err != nil {
-		return LoadResult{}, errorf("load: %w", err)
+		return errorf("load: %w", err)
 	}
-	return d.Load(ctx, b)
+	_, err = d.LoadBytes(ctx, b)
+	return err
+}
+
+// Loaded says what the last load loaded.
+func (d *Device) Loaded() LoadResult {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.loaded
 }
 
 // Transfer sends img as a load does but has the board only check it (size and CRC), not
@@ -174,7 +173,7 @@ func (d *Device) load(ctx context.Context, img []byte, flags uint32) (LoadResult
 	}
 	defer release()
 	var c regmap.Completion
-	if len(img) <= len(d.link.bulk) && !d.noBulk {
+	if len(img) <= len(d.bulk) && !d.noBulk {
 		c, err = d.loadBulk(ctx, img, flags)
 	} else {
 		c, err = d.loadRing(ctx, img, flags)
@@ -188,13 +187,14 @@ func (d *Device) load(ctx context.Context, img []byte, flags uint32) (LoadResult
 		d.fail(e)
 		return LoadResult{}, e
 	}
+	res := LoadResult{Inputs: int(r.Inputs), Outputs: int(r.Outputs), Cores: int(r.Cores), Bytes: len(img)}
 	if flags == 0 {
 		d.mu.Lock()
-		d.inputs = int(r.Inputs)
-		d.out, d.outBytes = Output{}, 0
+		d.inputs, d.time, d.loaded = int(r.Inputs), 0, res
+		d.out, d.outBytes = chip.Output{}, 0
 		d.mu.Unlock()
 	}
-	return LoadResult{Inputs: int(r.Inputs), Outputs: int(r.Outputs), Cores: int(r.Cores), Bytes: len(img)}, nil
+	return res, nil
 }
 
 // loadBulk streams the image through the bulk DMA window: it copies a piece into the window
@@ -206,7 +206,7 @@ func (d *Device) loadBulk(ctx context.Context, img []byte, flags uint32) (regmap
 	}
 	defer func() { <-d.bulkSem }()
 	c, err := d.loadPieces(ctx, img, flags, func(off, end int, b *batch) error {
-		copy(d.link.bulk[off:end], img[off:end])
+		copy(d.bulk[off:end], img[off:end])
 		tag, err := d.send(ctx, regmap.OpLoadDMA, regmap.CmdFlagQuiet, &call{op: regmap.OpLoadDMA, batch: b},
 			regmap.AppendLoadDMAArgs(nil, uint64(off), uint64(end-off)))
 		b.tags = append(b.tags, tag)
@@ -266,19 +266,23 @@ func (d *Device) loadPieces(ctx context.Context, img []byte, flags uint32, piece
 	return c, err
 }
 
-// Run runs steps timesteps and returns the timestep reached. The output of every step is in
-// Read's buffer when it returns. Cancelling ctx stops the board at the next step boundary
-// (CONTROL.STOP) and returns the context's error.
-func (d *Device) Run(ctx context.Context, steps uint64) (uint64, error) {
+// Run runs n timesteps. The output of every step is in Read's buffer when it returns.
+// Cancelling ctx stops the board at the next step boundary (CONTROL.STOP) and returns the
+// context's error. Run has no timeout of its own: a board that takes long, or is stopped,
+// is waited for (bound it with ctx); a board that is gone fails it with ErrGone.
+func (d *Device) Run(ctx context.Context, n int) error {
+	if n < 0 {
+		return errorf("run: %d steps", n)
+	}
 	release, err := d.enter()
 	if err != nil {
-		return 0, err
+		return err
 	}
 	defer release()
 	cl := &call{op: regmap.OpRun, ch: make(chan regmap.Completion, 1)}
-	tag, err := d.send(ctx, regmap.OpRun, 0, cl, regmap.AppendU64(nil, steps))
+	tag, err := d.send(ctx, regmap.OpRun, 0, cl, regmap.AppendU64(nil, uint64(n)))
 	if err != nil {
-		return 0, err
+		return err
 	}
 	c, err := d.wait(ctx, tag, cl, 0)
 	if err != nil && cl.cancelled {
@@ -286,14 +290,35 @@ func (d *Device) Run(ctx context.Context, steps uint64) (uint64, error) {
 		// which nobody waits for any more).
 		d.control(regmap.ControlStop)
 	}
-	return c.Timestep, err
+	if err == nil {
+		d.setTime(c.Timestep)
+	}
+	return err
 }
 
-// control writes CONTROL bits and wakes the board.
+// Time returns the timestep the last Run or Stop reached since the load.
+func (d *Device) Time() uint64 {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.time
+}
+
+func (d *Device) setTime(t uint64) {
+	d.mu.Lock()
+	d.time = t
+	d.mu.Unlock()
+}
+
+// Size is the chip's shape, from the capability registers.
+func (d *Device) Size() chip.Size {
+	i := d.Info()
+	return chip.Size{Cores: i.Cores, NeuronsPerCore: i.NeuronsPerCore}
+}
+
+// control writes CONTROL bits (W1S: the board acts on each and clears it).
 func (d *Device) control(bits uint32) {
-	d.link.or(regmap.RegControl, bits)
-	if d.link.load(regmap.RegStatus)&regmap.StatusSleeping != 0 {
-		d.link.kick()
+	if err := d.link.WriteReg(regmap.RegControl, bits); err != nil {
+		d.gone(err)
 	}
 }
 
@@ -317,36 +342,58 @@ func (d *Device) Stop(ctx context.Context) (uint64, error) {
 	}
 	defer release()
 	c, err := d.do(ctx, regmap.OpStop)
+	if err == nil {
+		d.setTime(c.Timestep)
+	}
 	return c.Timestep, err
 }
 
-// Inject queues spikes on input ports (see Spike). Spikes of the same port and timestep
-// travel together; a record the board cannot use is dropped with an INPUT_DROP event.
-func (d *Device) Inject(ctx context.Context, spikes []Spike) error {
+// Inject queues spikes on input ports (see chip.Spike: Step is the step in which the port
+// emits the spike, 0 for the next step). Spikes for later steps may be queued ahead: the
+// board keeps them until their step. Spikes of the same port and step travel together, in
+// one record; a record the board cannot use is dropped with an INPUT_DROP event.
+func (d *Device) Inject(ctx context.Context, spikes []chip.Spike) error {
 	release, err := d.enter()
 	if err != nil {
 		return err
 	}
 	defer release()
 	d.mu.Lock()
-	inputs := d.inputs
+	inputs, now := d.inputs, d.time
 	d.mu.Unlock()
-	for _, s := range spikes {
+	sorted := true
+	for i, s := range spikes {
 		if s.Port < 0 || s.Port > 0xffff || (inputs >= 0 && s.Port >= inputs) || s.Neuron < 0 || int64(s.Neuron) > 0xffffffff {
 			return errorf("inject: spike on port %d neuron %d: no such input (the network has %d input ports)", s.Port, s.Neuron, inputs)
 		}
+		if s.Step != 0 && s.Step <= now {
+			return errorf("inject: spike on port %d neuron %d for step %d: the device is at step %d", s.Port, s.Neuron, s.Step, now)
+		}
+		if i > 0 && (s.Step < spikes[i-1].Step || s.Step == spikes[i-1].Step && s.Port < spikes[i-1].Port) {
+			sorted = false
+		}
+	}
+	if !sorted {
+		// By step, then port; stable, so that the later of two spikes on one neuron wins.
+		spikes = slices.Clone(spikes)
+		slices.SortStableFunc(spikes, func(a, b chip.Spike) int {
+			if a.Step != b.Step {
+				return cmp.Compare(a.Step, b.Step)
+			}
+			return a.Port - b.Port
+		})
 	}
 	if err := d.acquire(ctx, d.inSem, "inject"); err != nil {
 		return err
 	}
 	defer func() { <-d.inSem }()
-	p := d.link.in
-	maxSpikes := (d.link.rings[regmap.RingSpkIn].MaxPayload() - regmap.SpikesHeaderSize) / regmap.SpikeSize
+	p := d.inRing
+	maxSpikes := (p.MaxPayload() - regmap.SpikesHeaderSize) / regmap.SpikeSize
 	var batch []regmap.Spike
 	for i := 0; i < len(spikes); {
 		j := i
 		batch = batch[:0]
-		for j < len(spikes) && spikes[j].Port == spikes[i].Port && spikes[j].Timestep == spikes[i].Timestep && j-i < maxSpikes {
+		for j < len(spikes) && spikes[j].Port == spikes[i].Port && spikes[j].Step == spikes[i].Step && j-i < maxSpikes {
 			batch = append(batch, regmap.Spike{Neuron: uint32(spikes[j].Neuron), Payload: spikes[j].Payload})
 			j++
 		}
@@ -355,7 +402,7 @@ func (d *Device) Inject(ctx context.Context, spikes []Spike) error {
 		if err != nil {
 			return d.ringErr(ctx, err, "inject")
 		}
-		regmap.PutSpikes(buf, uint16(spikes[i].Port), spikes[i].Timestep, batch)
+		regmap.PutSpikes(buf, uint16(spikes[i].Port), spikes[i].Step, batch)
 		p.Commit()
 		i = j
 	}
@@ -364,30 +411,30 @@ func (d *Device) Inject(ctx context.Context, spikes []Spike) error {
 	return nil
 }
 
-// ProbeField says what a probe records.
-type ProbeField = regmap.ProbeField
-
-// Probe fields.
-const (
-	ProbeState = regmap.ProbeState // a state register (index)
-	ProbeInput = regmap.ProbeInput // the dendritic input
-	ProbeSpike = regmap.ProbeSpike // the spike payload, 0 where none
-)
-
-// AddProbe records a field of some neurons of a core after every step, as ProbeSamples in
+// AddProbe records a field of some neurons of a core after every step, as samples in
 // Read's output, and returns the probe's index. Loading or resetting removes every probe.
-func (d *Device) AddProbe(ctx context.Context, core int, field ProbeField, index int, neurons []int) (int, error) {
+func (d *Device) AddProbe(ctx context.Context, p chip.Probe) (int, error) {
 	release, err := d.enter()
 	if err != nil {
 		return 0, err
 	}
 	defer release()
-	a := regmap.ProbeAddArgs{Core: uint32(core), Kind: field, Index: uint16(index)}
-	if core < 0 || index < 0 || index > 0xffff {
-		return 0, errorf("probe: core %d, register %d", core, index)
+	a := regmap.ProbeAddArgs{Core: uint32(p.Core)}
+	switch p.Field.Kind {
+	case chip.FieldState:
+		a.Kind, a.Index = regmap.ProbeState, uint16(p.Field.Index)
+	case chip.FieldInput:
+		a.Kind = regmap.ProbeInput
+	case chip.FieldSpike:
+		a.Kind = regmap.ProbeSpike
+	default:
+		return 0, errorf("probe: field kind %d", p.Field.Kind)
 	}
-	for _, n := range neurons {
-		if n < 0 {
+	if p.Core < 0 || p.Field.Index < 0 || p.Field.Index > 0xffff {
+		return 0, errorf("probe: core %d, register %d", p.Core, p.Field.Index)
+	}
+	for _, n := range p.Neurons {
+		if n < 0 || int64(n) > 0xffffffff {
 			return 0, errorf("probe: neuron %d", n)
 		}
 		a.Neurons = append(a.Neurons, uint32(n))

@@ -17,7 +17,7 @@ func (d *Device) ReadRegister(off uint32) (uint32, error) {
 	if _, ok := regmap.RegisterAt(off); !ok {
 		return 0, errorf("read register %#x: no such register", off)
 	}
-	return d.link.load(off), nil
+	return d.link.ReadReg(off)
 }
 
 // WriteRegister writes a register with its access semantics: RW stores, W1C clears the bits
@@ -32,20 +32,10 @@ func (d *Device) WriteRegister(off uint32, v uint32) error {
 	if !ok {
 		return errorf("write register %#x: no such register", off)
 	}
-	switch r.Access {
-	case regmap.RO:
+	if r.Access == regmap.RO {
 		return errorf("write register %s: read-only", r.Name)
-	case regmap.RW:
-		d.link.store(off, v)
-	case regmap.W1C:
-		d.link.andNot(off, v)
-	case regmap.W1S:
-		d.link.or(off, v)
-		if d.link.load(regmap.RegStatus)&regmap.StatusSleeping != 0 {
-			d.link.kick()
-		}
 	}
-	return nil
+	return d.link.WriteReg(off, v)
 }
 
 // Status is what the STATUS and related registers say now.
@@ -71,15 +61,19 @@ func (d *Device) Status() (Status, error) {
 		return Status{}, err
 	}
 	defer release()
-	l := d.link
-	s := l.load(regmap.RegStatus)
-	return Status{
+	r := &regReader{l: d.link}
+	s := r.u32(regmap.RegStatus)
+	st := Status{
 		Ready: s&regmap.StatusReady != 0, Running: s&regmap.StatusRunning != 0, Busy: s&regmap.StatusBusy != 0,
 		Loaded: s&regmap.StatusLoaded != 0, Throttled: s&regmap.StatusThrottled != 0, Sleeping: s&regmap.StatusSleeping != 0,
 		Stalled: s&regmap.StatusStalled != 0, Error: s&regmap.StatusError != 0, Golden: s&regmap.StatusGolden != 0,
-		ErrorCode: regmap.Result(l.load(regmap.RegErrorCode)), Timestep: l.load64(regmap.RegTimestepLo),
-		Temperature: Temperature(int32(l.load(regmap.RegTemperature))),
-	}, nil
+		ErrorCode: regmap.Result(r.u32(regmap.RegErrorCode)), Timestep: r.u64(regmap.RegTimestepLo),
+		Temperature: Temperature(int32(r.u32(regmap.RegTemperature))),
+	}
+	if r.err != nil {
+		return Status{}, errorf("%s: status: %w", d.uri, r.err)
+	}
+	return st, nil
 }
 
 // WriteMemory writes core memory (MEM_WRITE), in CAP_PAYLOAD-sized pieces that complete only
@@ -254,7 +248,14 @@ func (d *Device) Reboot(ctx context.Context) (Info, error) {
 	// The BOOT event follows the reboot in CPL; a NOP behind it completes after it.
 	d.control(regmap.ControlReboot)
 	deadline := time.Now().Add(d.opts.Timeout)
-	for d.link.load(regmap.RegControl) != 0 {
+	for {
+		c, err := d.link.ReadReg(regmap.RegControl)
+		if err != nil {
+			return Info{}, errorf("%s: reboot: %w", d.uri, err)
+		}
+		if c == 0 {
+			break
+		}
 		if time.Now().After(deadline) {
 			return Info{}, errorf("%s: reboot: %w", d.uri, ErrTimeout)
 		}
@@ -266,10 +267,14 @@ func (d *Device) Reboot(ctx context.Context) (Info, error) {
 	if _, err := d.do(ctx, regmap.OpNop); err != nil {
 		return Info{}, err
 	}
+	r := &regReader{l: d.link}
+	fw, slot := regmap.FWVersion(r.u32(regmap.RegFWVersion)), int(r.u32(regmap.RegFWSlot))
+	if r.err != nil {
+		return Info{}, errorf("%s: reboot: %w", d.uri, r.err)
+	}
 	d.mu.Lock()
-	d.info.Firmware = regmap.FWVersion(d.link.load(regmap.RegFWVersion))
-	d.info.FirmwareSlot = int(d.link.load(regmap.RegFWSlot))
-	d.inputs = 0
+	d.info.Firmware, d.info.FirmwareSlot = fw, slot
+	d.inputs, d.time = 0, 0
 	info := d.info
 	d.mu.Unlock()
 	return info, nil

@@ -14,8 +14,13 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/lrchip/lrchip/firmware/regmap"
+	"github.com/lrchip/lrchip/internal/hangup"
 	"github.com/lrchip/lrchip/runtime/ring"
 )
+
+func init() {
+	RegisterTransport(TransportEmuUnix, dialUnix)
+}
 
 // shmLink is the driver's side of the emulator's shared-memory transport: the board's
 // register file and rings mapped here, the doorbell and interrupt eventfds, and the socket
@@ -29,7 +34,61 @@ type shmLink struct {
 	cpl, out *ring.Consumer
 	doorbell int
 	irq      int
-	bulk     []byte // the bulk DMA window, mapped read-write
+	bulk     []byte   // the bulk DMA window, mapped read-write
+	lock     *devLock // emu:unix: the lock file that keeps other processes off
+	onClose  func()   // what the dialer needs done after the link closes (stop an in-process board)
+}
+
+// DialShm attaches to a board serving the emulator's shared-memory transport at the other
+// end of conn (as emu/board's ServeConn does): it sends the hello with the ring and bulk
+// sizes of opts, maps what the board passes and returns the link, which owns conn. what
+// names the device in errors. onClose, when not nil, runs after the link is closed.
+func DialShm(ctx context.Context, conn *net.UnixConn, opts Opts, what string, onClose func()) (Link, error) {
+	opts = opts.withDefaults()
+	if err := opts.check(); err != nil {
+		return nil, err
+	}
+	hello := regmap.Hello{Version: regmap.ProtocolVersion, PID: uint32(os.Getpid())}
+	for i := range hello.RingCap {
+		hello.RingCap[i] = uint32(opts.RingCapacity)
+	}
+	hello.Bulk = uint32(opts.Bulk)
+	l, _, err := attachShm(ctx, conn, hello, what)
+	if err != nil {
+		return nil, err
+	}
+	l.onClose = onClose
+	return l, nil
+}
+
+// dialUnix is the emu:unix: transport: an emulator process serving on a Unix socket.
+func dialUnix(ctx context.Context, u URI, opts Opts) (Link, error) {
+	what := u.String()
+	var lock *devLock
+	if !opts.NoLock {
+		l, err := lockDevice(u.Path+".lock", what)
+		if err != nil {
+			return nil, err
+		}
+		lock = l
+	}
+	var dl net.Dialer
+	c, err := dl.DialContext(ctx, "unixpacket", u.Path)
+	if err != nil {
+		lock.unlock()
+		if ctx.Err() != nil {
+			return nil, ctxError(ctx, what+": connect")
+		}
+		return nil, errorf("%s: %v: %w", what, err, ErrNotFound)
+	}
+	l, err := DialShm(ctx, c.(*net.UnixConn), opts, what, nil)
+	if err != nil {
+		c.Close()
+		lock.unlock()
+		return nil, err
+	}
+	l.(*shmLink).lock = lock
+	return l, nil
 }
 
 // exchangeHello sends h on conn and reads the board's reply and the descriptors that came
@@ -204,6 +263,16 @@ func attachShm(ctx context.Context, conn *net.UnixConn, h regmap.Hello, what str
 	return l, reply, nil
 }
 
+// Close implements Link.
+func (l *shmLink) Close() error {
+	l.close(true)
+	l.lock.unlock()
+	if l.onClose != nil {
+		l.onClose()
+	}
+	return nil
+}
+
 // close releases everything; with conn, the socket too (the board sees the host leave).
 func (l *shmLink) close(conn bool) {
 	for i, r := range l.rings {
@@ -251,41 +320,99 @@ func (l *shmLink) load(off uint32) uint32  { return atomic.LoadUint32(l.word(off
 func (l *shmLink) load64(off uint32) uint64 {
 	return atomic.LoadUint64((*uint64)(unsafe.Pointer(&l.bar[off&^7])))
 }
-func (l *shmLink) store(off, v uint32) { atomic.StoreUint32(l.word(off), v) }
-func (l *shmLink) or(off, v uint32)    { atomic.OrUint32(l.word(off), v) }
-func (l *shmLink) andNot(off, v uint32) {
-	atomic.AndUint32(l.word(off), ^v)
+
+// ReadReg implements Link: the register file is shared memory.
+func (l *shmLink) ReadReg(off uint32) (uint32, error) {
+	if off >= regmap.BARSize {
+		return 0, errorf("register %#x: outside the register file", off)
+	}
+	return l.load(off), nil
 }
 
-// kick wakes the board (the doorbell eventfd).
-func (l *shmLink) kick() {
-	var b [8]byte
-	b[0] = 1
-	unix.Write(l.doorbell, b[:])
+// WriteReg implements Link: the access semantics a register file in hardware would give,
+// with atomic operations on the shared word.
+func (l *shmLink) WriteReg(off, v uint32) error {
+	if off >= regmap.BARSize {
+		return errorf("register %#x: outside the register file", off)
+	}
+	switch regmap.AccessOf(off) {
+	case regmap.W1C:
+		atomic.AndUint32(l.word(off), ^v)
+	case regmap.W1S:
+		atomic.OrUint32(l.word(off), v)
+		l.wakeBoard()
+	default:
+		atomic.StoreUint32(l.word(off), v)
+	}
+	return nil
 }
 
-// selfWake makes waitIRQ return (Close uses it).
-func (l *shmLink) selfWake() {
+// Producer implements Link.
+func (l *shmLink) Producer(r regmap.Ring) RecordProducer {
+	if r == regmap.RingSpkIn {
+		return l.in
+	}
+	return l.cmd
+}
+
+// Consumer implements Link.
+func (l *shmLink) Consumer(r regmap.Ring) RecordConsumer {
+	if r == regmap.RingOut {
+		return l.out
+	}
+	return l.cpl
+}
+
+// Notify implements Link: the doorbell bit, and a kick if the board sleeps (need-wakeup).
+func (l *shmLink) Notify(r regmap.Ring) {
+	atomic.OrUint32(l.word(regmap.RegDoorbell), 1<<r)
+	l.wakeBoard()
+}
+
+// wakeBoard kicks the board's doorbell eventfd if the board said it sleeps.
+func (l *shmLink) wakeBoard() {
+	if l.load(regmap.RegStatus)&regmap.StatusSleeping != 0 {
+		var b [8]byte
+		b[0] = 1
+		unix.Write(l.doorbell, b[:])
+	}
+}
+
+// Arm implements Link.
+func (l *shmLink) Arm(on bool) {
+	v := uint32(0)
+	if on {
+		v = regmap.IRQAll
+	}
+	atomic.StoreUint32(l.word(regmap.RegIRQMask), v)
+}
+
+// Wake implements Link.
+func (l *shmLink) Wake() {
 	var b [8]byte
 	b[0] = 1
 	unix.Write(l.irq, b[:])
 }
 
-// waitIRQ sleeps until the board interrupts, the socket says the board is gone (false), or
-// d passes.
-func (l *shmLink) waitIRQ(d time.Duration) (alive bool) {
-	fds := []unix.PollFd{{Fd: int32(l.irq), Events: unix.POLLIN}, {Fd: int32(l.connFd), Events: unix.POLLIN | unix.POLLRDHUP}}
-	unix.Poll(fds, int(d/time.Millisecond)+1)
-	if fds[0].Revents != 0 {
-		var b [8]byte
-		unix.Read(l.irq, b[:])
+// Wait implements Link: the interrupt eventfd, and the socket for the board's death.
+func (l *shmLink) Wait(d time.Duration) error {
+	if _, gone := hangup.Wait(l.irq, l.connFd, d); gone {
+		return l.goneErr()
 	}
-	return fds[1].Revents == 0
+	return nil
 }
 
-// alive checks the socket without waiting.
-func (l *shmLink) alive() bool {
-	fds := []unix.PollFd{{Fd: int32(l.connFd), Events: unix.POLLIN | unix.POLLRDHUP}}
-	n, _ := unix.Poll(fds, 0)
-	return n == 0
+// Alive implements Link.
+func (l *shmLink) Alive() error {
+	if hangup.Gone(l.connFd) {
+		return l.goneErr()
+	}
+	return nil
 }
+
+func (l *shmLink) goneErr() error {
+	return errorf("the board closed the connection (its process exited?): %w", ErrGone)
+}
+
+// Bulk implements Link.
+func (l *shmLink) Bulk() []byte { return l.bulk }

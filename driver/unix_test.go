@@ -7,8 +7,10 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/lrchip/lrchip/chip"
 	"github.com/lrchip/lrchip/firmware/image"
 	"github.com/lrchip/lrchip/firmware/programs"
+	"github.com/lrchip/lrchip/firmware/regmap"
 	"github.com/lrchip/lrchip/firmware/syn"
 )
 
@@ -35,7 +37,7 @@ func lifImage(t testing.TB, m, n int, seed uint64) *image.Image {
 	}
 	return &image.Image{
 		Name:   "lif",
-		Size:   image.Size{Cores: 2, NeuronsPerCore: n},
+		Size:   chip.Size{Cores: 2, NeuronsPerCore: n},
 		Cores:  []image.Core{core(0), core(1)},
 		Inputs: []image.Input{{Name: "in", Size: m}},
 		Conns: []image.Conn{
@@ -52,13 +54,13 @@ func lifImage(t testing.TB, m, n int, seed uint64) *image.Image {
 
 // randomInput is spikes on an input port of m neurons over steps, each neuron firing with
 // probability p per step.
-func randomInput(m, steps int, p float64, seed uint64) []Spike {
+func randomInput(m, steps int, p float64, seed uint64) []chip.Spike {
 	rng := rand.New(rand.NewPCG(seed, 2))
-	var out []Spike
+	var out []chip.Spike
 	for ts := 1; ts <= steps; ts++ {
 		for i := 0; i < m; i++ {
 			if rng.Float64() < p {
-				out = append(out, Spike{Port: 0, Neuron: i, Payload: 1, Timestep: uint64(ts)})
+				out = append(out, chip.Spike{Port: 0, Neuron: i, Payload: 1, Step: uint64(ts)})
 			}
 		}
 	}
@@ -67,48 +69,48 @@ func randomInput(m, steps int, p float64, seed uint64) []Spike {
 
 // runWorkload loads the LIF network, probes v of core 1, injects the input and runs: half
 // the steps in one Run, the rest one step at a time with the spikes injected just before.
-func runWorkload(t *testing.T, uri string) Output {
+func runWorkload(t *testing.T, uri string) chip.Output {
 	ctx := ctxT(t)
 	d, err := Open(ctx, uri, Opts{})
 	require.NoError(t, err)
 	defer d.Close()
 	const m, n, steps = 24, 96, 120
-	res, err := d.LoadImage(ctx, lifImage(t, m, n, 7))
+	res, err := loadImage(d, ctx, lifImage(t, m, n, 7))
 	require.NoError(t, err)
 	require.Equal(t, LoadResult{Inputs: 1, Outputs: 2, Cores: 2, Bytes: res.Bytes}, res)
-	probe, err := d.AddProbe(ctx, 1, ProbeState, 1, []int{0, 5, 50, 95})
+	probe, err := addProbe(d, ctx, 1, regmap.ProbeState, 1, []int{0, 5, 50, 95})
 	require.NoError(t, err)
 	require.Equal(t, 0, probe)
 	in := randomInput(m, steps, 0.3, 9)
-	var early, late []Spike
+	var early, late []chip.Spike
 	for _, s := range in {
-		if s.Timestep <= steps/2 {
+		if s.Step <= steps/2 {
 			early = append(early, s)
 		} else {
-			s.Timestep = 0 // "the next step"
+			s.Step = 0 // "the next step"
 			late = append(late, s)
 		}
 	}
 	require.NoError(t, d.Inject(ctx, early))
-	ts, err := d.Run(ctx, steps/2)
+	ts, err := runSteps(d, ctx, steps/2)
 	require.NoError(t, err)
 	require.Equal(t, uint64(steps/2), ts)
 	for step := steps/2 + 1; step <= steps; step++ {
-		var now []Spike
+		var now []chip.Spike
 		for _, s := range in {
-			if s.Timestep == uint64(step) {
-				s.Timestep = 0
+			if s.Step == uint64(step) {
+				s.Step = 0
 				now = append(now, s)
 			}
 		}
 		require.NoError(t, d.Inject(ctx, now))
-		_, err := d.Run(ctx, 1)
+		_, err := runSteps(d, ctx, 1)
 		require.NoError(t, err)
 	}
 	_ = late
-	out, err := d.Read(ctx)
+	out, err := read(d, ctx)
 	require.NoError(t, err)
-	require.Len(t, out.Probes, steps)
+	require.Len(t, out.Samples, steps)
 	require.Zero(t, out.Dropped)
 	return out
 }
@@ -127,5 +129,5 @@ func TestSameSpikesInProcessAndOverUnix(t *testing.T) {
 	assert.NotZero(t, ports[0], "no spikes on port a")
 	assert.NotZero(t, ports[1], "no spikes on port b")
 	require.Equal(t, local, remote)
-	t.Logf("%d spikes (%d on a, %d on b), %d probe samples, identical", len(local.Spikes), ports[0], ports[1], len(local.Probes))
+	t.Logf("%d spikes (%d on a, %d on b), %d probe samples, identical", len(local.Spikes), ports[0], ports[1], len(local.Samples))
 }

@@ -7,7 +7,9 @@ import (
 	"slices"
 	"sync"
 
+	"github.com/lrchip/lrchip/chip"
 	"github.com/lrchip/lrchip/emu/internal/kernels"
+	"github.com/lrchip/lrchip/firmware/image"
 	"github.com/lrchip/lrchip/firmware/isa"
 	"github.com/lrchip/lrchip/firmware/syn"
 )
@@ -18,33 +20,13 @@ var (
 	ErrConfig = errors.New("bad configuration")
 )
 
-// Size is the shape of a chip.
-type Size struct {
-	Cores          int
-	NeuronsPerCore int
-}
-
-// Chip sizes.
-var (
-	Prototype = Size{Cores: 8, NeuronsPerCore: 1024}   // the FPGA board build
-	Full      = Size{Cores: 128, NeuronsPerCore: 8192} // the full design (Loihi 2's size)
-)
-
 // ParallelNeurons is the size from which a chip with automatic Workers steps its cores in
 // parallel.
 const ParallelNeurons = 32768
 
-// MaxBanksPerCore is how many incoming connections with a negative weight exponent a core
-// accepts: each needs its own dendritic accumulator bank, because the floor shift of a sum is
-// not the sum of floor shifts. Connections with a non-negative exponent add straight into the
-// dendritic input (a left shift distributes over a wrapping sum) and are not limited.
-const MaxBanksPerCore = 16
-
-func (s Size) String() string { return fmt.Sprintf("%d×%d", s.Cores, s.NeuronsPerCore) }
-
 // Opts configures a chip. The zero value is the prototype.
 type Opts struct {
-	Size Size // default Prototype
+	Size chip.Size // default chip.Prototype
 	// Workers is how many goroutines step the cores of a chip in parallel (each phase of a
 	// step is split by core and joined at a barrier; the result is bit-identical for any
 	// number). 0 means automatic: GOMAXPROCS goroutines once the chip holds at least
@@ -98,13 +80,6 @@ type Connection struct {
 	Graded     bool // weight × payload; otherwise every spike counts as 1
 }
 
-// Spike is one spike: the neuron's index (within its core, input port or output port) and
-// its payload (1 for a binary spike).
-type Spike struct {
-	Neuron  int32
-	Payload int32
-}
-
 type input struct {
 	n       int
 	payload []int32 // payloads of this step's spikes
@@ -128,25 +103,9 @@ func (in *input) publish() {
 	in.pending = in.pending[:0]
 }
 
-// FieldKind selects what a probe records.
-type FieldKind uint8
-
-// Probe fields.
-const (
-	FieldState FieldKind = iota // a state register
-	FieldInput                  // the dendritic input a
-	FieldSpike                  // the spike payload (0 where none)
-)
-
-// Field names a per-neuron value a probe can record.
-type Field struct {
-	Kind  FieldKind
-	Index int // state register, for FieldState
-}
-
 type probe struct {
 	core    int
-	field   Field
+	field   chip.Field
 	neurons []int
 	data    [][]int32 // [step][i]
 }
@@ -160,15 +119,21 @@ type Stats struct {
 	Spikes         uint64 // spikes emitted by cores
 }
 
+// output is an output port: blocks of core neurons, port neuron Offset+i being neuron
+// Start+i of the block's core.
 type output struct {
-	core, start, count int
+	blocks []outBlock
+}
+
+type outBlock struct {
+	core, start, count, offset int
 }
 
 // Chip is the bit-exact model of one chip: cores stepping in lock step, routing spikes to each
 // other with one step of delay, input ports the host injects into, output ports and probes
 // the host reads.
 type Chip struct {
-	size        Size
+	size        chip.Size
 	cores       []*core
 	inputs      []*input
 	outputs     []output
@@ -192,11 +157,11 @@ func (c *Chip) Stats() Stats { return c.stats }
 // New returns a chip with every core empty.
 func New(opts Opts) (*Chip, error) {
 	s := opts.Size
-	if s == (Size{}) {
-		s = Prototype
+	if s == (chip.Size{}) {
+		s = chip.Prototype
 	}
-	if s.Cores < 1 || s.Cores > Full.Cores || s.NeuronsPerCore < 1 || s.NeuronsPerCore > Full.NeuronsPerCore {
-		return nil, fmt.Errorf("emu: chip size %s: %w (at most %s)", s, ErrLimit, Full)
+	if err := s.Check(); err != nil {
+		return nil, fmt.Errorf("emu: %w: %w", ErrLimit, err)
 	}
 	w, auto := opts.Workers, false
 	if w <= 0 {
@@ -206,7 +171,7 @@ func New(opts Opts) (*Chip, error) {
 }
 
 // Size returns the chip's shape.
-func (c *Chip) Size() Size { return c.size }
+func (c *Chip) Size() chip.Size { return c.size }
 
 // Time returns the number of steps run; the next step's t register is Time()+1.
 func (c *Chip) Time() int32 { return c.t }
@@ -289,8 +254,8 @@ func (c *Chip) Connect(cn Connection) error {
 	}
 	x.dst = dst
 	if cn.WeightExp < 0 {
-		if dst.nbanks >= MaxBanksPerCore {
-			return fmt.Errorf("%s: %w: more than %d incoming connections with a negative weight exponent", where, ErrLimit, MaxBanksPerCore)
+		if dst.nbanks >= chip.MaxBanksPerCore {
+			return fmt.Errorf("%s: %w: more than %d incoming connections with a negative weight exponent", where, ErrLimit, chip.MaxBanksPerCore)
 		}
 		dst.nbanks++
 		x.bank = make([]int32, cn.DstCount)
@@ -325,41 +290,56 @@ func (c *Chip) Inject(p, i int, payload int32) error {
 
 // AddOutput declares neurons [start, start+count) of a core as an output port.
 func (c *Chip) AddOutput(core, start, count int) (int, error) {
-	if core < 0 || core >= len(c.cores) || c.cores[core] == nil {
-		return 0, fmt.Errorf("emu: output port: %w: core %d not configured", ErrConfig, core)
+	return c.addOutput([]image.Block{{Core: core, Start: start, Count: count}})
+}
+
+// addOutput adds an output port made of blocks of core neurons (Offset: where each block
+// starts in the port).
+func (c *Chip) addOutput(blocks []image.Block) (int, error) {
+	var o output
+	for _, b := range blocks {
+		if b.Core < 0 || b.Core >= len(c.cores) || c.cores[b.Core] == nil {
+			return 0, fmt.Errorf("emu: output port: %w: core %d not configured", ErrConfig, b.Core)
+		}
+		if b.Start < 0 || b.Count < 0 || b.Start+b.Count > c.cores[b.Core].n {
+			return 0, fmt.Errorf("emu: output port: neurons [%d, %d) %w: core %d has %d", b.Start, b.Start+b.Count, ErrConfig, b.Core, c.cores[b.Core].n)
+		}
+		o.blocks = append(o.blocks, outBlock{core: b.Core, start: b.Start, count: b.Count, offset: b.Offset})
 	}
-	if start < 0 || count < 0 || start+count > c.cores[core].n {
-		return 0, fmt.Errorf("emu: output port: neurons [%d, %d) %w: core %d has %d", start, start+count, ErrConfig, core, c.cores[core].n)
-	}
-	c.outputs = append(c.outputs, output{core, start, count})
+	c.outputs = append(c.outputs, o)
 	return len(c.outputs) - 1, nil
 }
 
-// Output returns the spikes of the last step on an output port, appended to dst.
-func (c *Chip) Output(port int, dst []Spike) ([]Spike, error) {
+// Output appends the spikes of the last step on an output port to dst: Port is port, Neuron
+// counts within the port, Step is the step that ran (Time()).
+func (c *Chip) Output(port int, dst []chip.Spike) ([]chip.Spike, error) {
 	if port < 0 || port >= len(c.outputs) {
 		return dst, fmt.Errorf("emu: output: %w: no output port %d", ErrConfig, port)
 	}
-	o := c.outputs[port]
-	k := c.cores[o.core]
-	for _, i := range k.fired {
-		if int(i) >= o.start && int(i) < o.start+o.count {
-			dst = append(dst, Spike{Neuron: i - int32(o.start), Payload: k.payload[i]})
+	for _, b := range c.outputs[port].blocks {
+		k := c.cores[b.core]
+		for _, i := range k.fired {
+			if int(i) >= b.start && int(i) < b.start+b.count {
+				dst = append(dst, chip.Spike{Step: uint64(c.t), Port: port, Neuron: b.offset + int(i) - b.start, Payload: k.payload[i]})
+			}
 		}
 	}
 	return dst, nil
 }
 
+// Outputs returns the number of output ports.
+func (c *Chip) Outputs() int { return len(c.outputs) }
+
 // AddProbe records a field of the given neurons of a core after every step.
-func (c *Chip) AddProbe(core int, f Field, neurons []int) (int, error) {
+func (c *Chip) AddProbe(core int, f chip.Field, neurons []int) (int, error) {
 	if core < 0 || core >= len(c.cores) || c.cores[core] == nil {
 		return 0, fmt.Errorf("emu: probe: %w: core %d not configured", ErrConfig, core)
 	}
 	k := c.cores[core]
-	if f.Kind == FieldState && (f.Index < 0 || f.Index >= len(k.state)) {
+	if f.Kind == chip.FieldState && (f.Index < 0 || f.Index >= len(k.state)) {
 		return 0, fmt.Errorf("emu: probe: %w: core %d has %d state registers, not %d", ErrConfig, core, len(k.state), f.Index)
 	}
-	if f.Kind > FieldSpike {
+	if f.Kind > chip.FieldSpike {
 		return 0, fmt.Errorf("emu: probe: %w: field kind %d", ErrConfig, f.Kind)
 	}
 	for _, n := range neurons {
@@ -382,7 +362,7 @@ func (c *Chip) ProbeData(id int) ([][]int32, error) {
 }
 
 // Read returns the current value of a field of neuron n of a core.
-func (c *Chip) Read(core int, f Field, n int) (int32, error) {
+func (c *Chip) Read(core int, f chip.Field, n int) (int32, error) {
 	if core < 0 || core >= len(c.cores) || c.cores[core] == nil {
 		return 0, fmt.Errorf("emu: read: %w: core %d not configured", ErrConfig, core)
 	}
@@ -391,14 +371,14 @@ func (c *Chip) Read(core int, f Field, n int) (int32, error) {
 		return 0, fmt.Errorf("emu: read: neuron %d: %w: core %d has %d", n, ErrConfig, core, k.n)
 	}
 	switch f.Kind {
-	case FieldState:
+	case chip.FieldState:
 		if f.Index < 0 || f.Index >= len(k.state) {
 			return 0, fmt.Errorf("emu: read: %w: state register %d", ErrConfig, f.Index)
 		}
 		return k.state[f.Index][n], nil
-	case FieldInput:
+	case chip.FieldInput:
 		return k.a[n], nil
-	case FieldSpike:
+	case chip.FieldSpike:
 		return k.payload[n], nil
 	}
 	return 0, fmt.Errorf("emu: read: %w: field kind %d", ErrConfig, f.Kind)
@@ -432,11 +412,11 @@ func (c *Chip) Step() {
 		k := c.cores[p.core]
 		var src []int32
 		switch p.field.Kind {
-		case FieldState:
+		case chip.FieldState:
 			src = k.state[p.field.Index]
-		case FieldInput:
+		case chip.FieldInput:
 			src = k.a
-		case FieldSpike:
+		case chip.FieldSpike:
 			src = k.payload
 		}
 		row := make([]int32, len(p.neurons))

@@ -6,6 +6,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/lrchip/lrchip/chip"
 	"github.com/lrchip/lrchip/firmware/asm"
 	"github.com/lrchip/lrchip/firmware/isa"
 	"github.com/lrchip/lrchip/firmware/syn"
@@ -45,12 +46,12 @@ func TestRoutingHasOneStepDelay(t *testing.T) {
 		Weights: []int32{1, 2}, SignMode: syn.Excitatory, WeightBits: 8, WeightExp: 1, Graded: true}))
 	out, err := c.AddOutput(3, 0, 1)
 	require.NoError(t, err)
-	pr, err := c.AddProbe(0, Field{Kind: FieldInput}, []int{0, 1})
+	pr, err := c.AddProbe(0, chip.Field{Kind: chip.FieldInput}, []int{0, 1})
 	require.NoError(t, err)
 
 	require.NoError(t, c.Inject(in, 0, 5))
 	require.NoError(t, c.Inject(in, 1, 7))
-	var got [][]Spike
+	var got [][]chip.Spike
 	for range 4 {
 		c.Step()
 		s, err := c.Output(out, nil)
@@ -59,7 +60,7 @@ func TestRoutingHasOneStepDelay(t *testing.T) {
 	}
 	// Step 1: the injected spikes are routed. Step 2: core 0 sees 5·2 and 7·2 (3 truncates to
 	// 2). Step 3: core 3 sees (10·1 + 14·2) << 1 = 76 and spikes with it.
-	require.Equal(t, [][]Spike{nil, nil, {{Neuron: 0, Payload: 76}}, nil}, got)
+	require.Equal(t, [][]chip.Spike{nil, nil, {{Step: 3, Port: out, Neuron: 0, Payload: 76}}, nil}, got)
 	rows, err := c.ProbeData(pr)
 	require.NoError(t, err)
 	require.Equal(t, [][]int32{{0, 0}, {10, 14}, {0, 0}, {0, 0}}, rows)
@@ -103,7 +104,7 @@ func testSparseEqualsDense(t *testing.T, shared bool) {
 		require.NoError(t, err)
 		cn.Src, cn.SrcCount, cn.DstCount, cn.SignMode, cn.WeightBits, cn.WeightExp, cn.Graded = in, ns, nd, syn.Mixed, 6, -2, true
 		require.NoError(t, c.Connect(cn))
-		pr, err := c.AddProbe(0, Field{Kind: FieldInput}, []int{0, 5, 17, 29})
+		pr, err := c.AddProbe(0, chip.Field{Kind: chip.FieldInput}, []int{0, 5, 17, 29})
 		require.NoError(t, err)
 		r := rand.New(rand.NewPCG(1, 1))
 		for range 20 {
@@ -126,7 +127,7 @@ func testSparseEqualsDense(t *testing.T, shared bool) {
 func TestConfigErrors(t *testing.T) {
 	c, err := New(Opts{})
 	require.NoError(t, err)
-	_, err = New(Opts{Size: Size{Cores: 129, NeuronsPerCore: 1}})
+	_, err = New(Opts{Size: chip.Size{Cores: 129, NeuronsPerCore: 1}})
 	require.ErrorIs(t, err, ErrLimit)
 	require.ErrorIs(t, c.SetCore(8, CoreConfig{Program: relay, Neurons: 1}), ErrLimit)
 	require.ErrorIs(t, c.SetCore(0, CoreConfig{Program: relay, Neurons: 1025}), ErrLimit)
@@ -157,12 +158,12 @@ func TestConfigErrors(t *testing.T) {
 		require.ErrorContains(t, c.Connect(cn), tc.want, tc.name)
 	}
 	// Non-negative exponents need no accumulator bank; negative ones are limited.
-	for i := 0; i < MaxBanksPerCore+4; i++ {
+	for i := 0; i < chip.MaxBanksPerCore+4; i++ {
 		cn := base
 		cn.WeightExp = 1
 		require.NoError(t, c.Connect(cn))
 	}
-	for i := 0; i < MaxBanksPerCore; i++ {
+	for i := 0; i < chip.MaxBanksPerCore; i++ {
 		cn := base
 		cn.WeightExp = -1
 		require.NoError(t, c.Connect(cn))
@@ -172,7 +173,7 @@ func TestConfigErrors(t *testing.T) {
 	require.ErrorIs(t, c.Connect(neg), ErrLimit)
 	require.ErrorIs(t, c.Inject(in, 3, 1), ErrLimit)
 	require.ErrorIs(t, c.Inject(1, 0, 1), ErrConfig)
-	_, err = c.AddProbe(0, Field{Kind: FieldState, Index: 1}, []int{0})
+	_, err = c.AddProbe(0, chip.Field{Kind: chip.FieldState, Index: 1}, []int{0})
 	require.ErrorIs(t, err, ErrConfig)
 	_, err = c.AddOutput(0, 1, 2)
 	require.ErrorIs(t, err, ErrConfig)
@@ -195,7 +196,7 @@ func TestInjectionOrderDoesNotMatter(t *testing.T) {
 			require.NoError(t, c.Connect(Connection{Kind: FromInput, Src: in, SrcStart: half, SrcCount: 32, Dst: 0, DstCount: 4,
 				Weights: w, SignMode: syn.Mixed, WeightBits: 8}))
 		}
-		pr, err := c.AddProbe(0, Field{Kind: FieldInput}, []int{0, 1, 2, 3})
+		pr, err := c.AddProbe(0, chip.Field{Kind: chip.FieldInput}, []int{0, 1, 2, 3})
 		require.NoError(t, err)
 		r, sh := rand.New(rand.NewPCG(5, 5)), rand.New(rand.NewPCG(6, 6))
 		for range 10 {
@@ -279,7 +280,7 @@ func TestRelayoutKeepsSynapses(t *testing.T) {
 		row := func(c *Chip) []int32 {
 			var r []int32
 			for n := 0; n < 8; n++ {
-				v, err := c.Read(0, Field{Kind: FieldInput}, n)
+				v, err := c.Read(0, chip.Field{Kind: chip.FieldInput}, n)
 				require.NoError(t, err)
 				r = append(r, v)
 			}
@@ -356,7 +357,7 @@ func TestSparseLayoutsEqualDense(t *testing.T) {
 		}
 		var probes []int
 		for k := 0; k < 2; k++ {
-			pr, err := c.AddProbe(k, Field{Kind: FieldInput}, []int{0, 1, 7, 19, 33, 39})
+			pr, err := c.AddProbe(k, chip.Field{Kind: chip.FieldInput}, []int{0, 1, 7, 19, 33, 39})
 			require.NoError(t, err)
 			probes = append(probes, pr)
 		}

@@ -8,15 +8,15 @@ import (
 
 // LoadImage configures a chip that has nothing configured yet (no cores, ports or probes) from
 // a network image: it sets each core of the image, adds the image's input ports in order (image
-// input i is the chip's input port i), connects every connection in order, and adds one chip
-// output port per block of each image output port, in order (see image.Image.OutputBlocks:
-// output 0's blocks first). The image is validated first, and must fit the chip's size; on an
+// input i is the chip's input port i), connects every connection in order, and adds the
+// image's output ports in order (image output i is the chip's output port i, however many
+// cores its neurons are spread over: see image.Image.OutputBlocks). The image is validated first, and must fit the chip's size; on an
 // error the chip may be partly configured and should be dropped.
 func (c *Chip) LoadImage(img *image.Image) error {
 	if err := img.Validate(); err != nil {
 		return fmt.Errorf("emu: load image: %w", err)
 	}
-	if img.Size.Cores > c.size.Cores || img.Size.NeuronsPerCore > c.size.NeuronsPerCore {
+	if !c.size.Holds(img.Size) {
 		return fmt.Errorf("emu: load image: it needs a %s chip, this one is %s: %w", img.Size, c.size, ErrLimit)
 	}
 	if !c.blank() {
@@ -47,10 +47,8 @@ func (c *Chip) LoadImage(img *image.Image) error {
 		}
 	}
 	for i, o := range img.Outputs {
-		for _, b := range img.OutputBlocks(i) {
-			if _, err := c.AddOutput(b.Core, b.Start, b.Count); err != nil {
-				return fmt.Errorf("emu: load image: output %q: %w", o.Name, err)
-			}
+		if _, err := c.addOutput(img.OutputBlocks(i)); err != nil {
+			return fmt.Errorf("emu: load image: output %q: %w", o.Name, err)
 		}
 	}
 	return nil

@@ -6,18 +6,13 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/lrchip/lrchip/chip"
 	"github.com/lrchip/lrchip/emu"
 	"github.com/lrchip/lrchip/firmware/image"
 	"github.com/lrchip/lrchip/firmware/programs"
 	"github.com/lrchip/lrchip/firmware/syn"
 	"github.com/lrchip/lrchip/network"
 )
-
-func TestImageLimitsMatchChip(t *testing.T) {
-	require.Equal(t, emu.MaxBanksPerCore, image.MaxBanksPerCore)
-	require.Equal(t, emu.Full.Cores, image.MaxCores)
-	require.Equal(t, emu.Full.NeuronsPerCore, image.MaxNeuronsPerCore)
-}
 
 // imageTestNet is a network with every kind of connection: dense and sparse, binary and
 // graded, from an input port and from populations, recurrent, with a negative exponent.
@@ -153,7 +148,7 @@ func (x *imageTestNet) direct(t *testing.T) *emu.Chip {
 func TestLoadImageMatchesDirect(t *testing.T) {
 	r := rand.New(rand.NewPCG(11, 12))
 	x := newImageTestNet(r)
-	size := emu.Size{Cores: 8, NeuronsPerCore: 16}
+	size := chip.Size{Cores: 8, NeuronsPerCore: 16}
 	img, err := network.Map(x.n, size)
 	require.NoError(t, err)
 	require.Len(t, img.Pops[0].Segments, 3, "exc is split")
@@ -178,20 +173,19 @@ func TestLoadImageMatchesDirect(t *testing.T) {
 		}
 		viaImage.Step()
 		direct.Step()
-		// Output spikes, by population neuron: the image's chip ports are its output blocks.
-		port := 0
+		// Output spikes, by port neuron: the chip's output ports are the image's, however
+		// many cores a port spans.
 		for o := range img.Outputs {
-			got := map[int32]int32{}
-			for _, blk := range img.OutputBlocks(o) {
-				s, err := viaImage.Output(port, nil)
-				require.NoError(t, err)
-				for _, sp := range s {
-					got[int32(blk.Offset)+sp.Neuron] = sp.Payload
-				}
-				port++
+			got := map[int]int32{}
+			s, err := viaImage.Output(o, nil)
+			require.NoError(t, err)
+			for _, sp := range s {
+				require.Equal(t, o, sp.Port)
+				require.Equal(t, uint64(step), sp.Step)
+				got[sp.Neuron] = sp.Payload
 			}
-			want := map[int32]int32{}
-			s, err := direct.Output(o, nil)
+			want := map[int]int32{}
+			s, err = direct.Output(o, nil)
 			require.NoError(t, err)
 			for _, sp := range s {
 				want[sp.Neuron] = sp.Payload
@@ -203,9 +197,9 @@ func TestLoadImageMatchesDirect(t *testing.T) {
 		for p, reg := range []int{vReg, sigma} {
 			for _, blk := range img.Locate(p, 0, img.Pops[p].Size) {
 				for j := range blk.Count {
-					a, err := viaImage.Read(blk.Core, emu.Field{Kind: emu.FieldState, Index: reg}, blk.Start+j)
+					a, err := viaImage.Read(blk.Core, chip.Field{Kind: chip.FieldState, Index: reg}, blk.Start+j)
 					require.NoError(t, err)
-					d, err := direct.Read(p, emu.Field{Kind: emu.FieldState, Index: reg}, blk.Offset+j)
+					d, err := direct.Read(p, chip.Field{Kind: chip.FieldState, Index: reg}, blk.Offset+j)
 					require.NoError(t, err)
 					require.Equal(t, d, a, "step %d, %s neuron %d", step, img.Pops[p].Name, blk.Offset+j)
 				}
@@ -218,10 +212,10 @@ func TestLoadImageMatchesDirect(t *testing.T) {
 
 func TestLoadImageErrors(t *testing.T) {
 	x := newImageTestNet(rand.New(rand.NewPCG(1, 1)))
-	img, err := network.Map(x.n, emu.Size{Cores: 8, NeuronsPerCore: 16})
+	img, err := network.Map(x.n, chip.Size{Cores: 8, NeuronsPerCore: 16})
 	require.NoError(t, err)
 
-	small, err := emu.New(emu.Opts{Size: emu.Size{Cores: 3, NeuronsPerCore: 1024}})
+	small, err := emu.New(emu.Opts{Size: chip.Size{Cores: 3, NeuronsPerCore: 1024}})
 	require.NoError(t, err)
 	err = small.LoadImage(img)
 	require.ErrorIs(t, err, emu.ErrLimit)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 
+	"github.com/lrchip/lrchip/chip"
 	"github.com/lrchip/lrchip/emu"
 	"github.com/lrchip/lrchip/network"
 	"github.com/lrchip/lrchip/network/run"
@@ -26,14 +27,14 @@ func Example() {
 		}},
 		Outputs: []network.Output{{Population: "exc"}},
 	}
-	img, err := network.Map(n, emu.Prototype)
+	img, err := network.Map(n, chip.Prototype)
 	if err != nil {
 		fmt.Println(err)
 		return
 	}
 	fmt.Printf("%d core(s), chip needed %s, population exc on %v\n", len(img.Cores), img.Size, img.Pops[0].Segments)
 
-	dev, _ := run.NewEmu(emu.Prototype)
+	dev, _ := emu.NewDevice(emu.Opts{Size: chip.Prototype})
 	res, err := run.Run(context.Background(), dev, img, run.Options{
 		Steps: 4,
 		Inputs: []run.Spike{{Step: 1, Port: "in", Neuron: 0, Payload: 1},
@@ -88,7 +89,7 @@ func ExampleMap_doesNotFit() {
 		return network.Population{Name: name, Size: size, Program: "lif", Consts: map[string]int32{"du": 0, "dv": 0, "vth": 1}}
 	}
 	n := &network.Network{Populations: []network.Population{lif("exc", 8000), lif("inh", 2000)}}
-	_, err := network.Map(n, emu.Prototype)
+	_, err := network.Map(n, chip.Prototype)
 	fmt.Println(err)
 	// Output: network: needs 10 cores, chip has 8: 2 too many (cores per population of at most 1024 neurons: exc: 8, inh: 2)
 }

@@ -5,13 +5,13 @@ import (
 	"sort"
 	"strings"
 
-	"github.com/lrchip/lrchip/emu"
+	"github.com/lrchip/lrchip/chip"
 	"github.com/lrchip/lrchip/firmware/image"
 	"github.com/lrchip/lrchip/firmware/syn"
 )
 
 // Map validates the network and places it on a chip of the given size (the zero Size means
-// emu.Prototype), returning its image.
+// chip.Prototype), returning its image.
 //
 // Placement is simple and deterministic. Populations take cores in the order they are
 // declared, starting at core 0, each on cores of its own, as few as hold it: a population of
@@ -26,19 +26,19 @@ import (
 // core: a source population split over k cores feeds each destination core through k
 // connections; an input port is one block. Dense weights stay dense, sparse stay sparse
 // (sparse blocks with no synapse are left out). A connection with a negative weight_exp needs
-// an accumulator bank of its destination core (a core has emu.MaxBanksPerCore), because the
+// an accumulator bank of its destination core (a core has chip.MaxBanksPerCore), because the
 // chip shifts each bank's sum separately, which rounds differently from shifting the whole
 // sum; so such a connection must also have its source on one core.
 //
 // Map fails, wrapping ErrDoesNotFit, when the populations need more cores than the chip has
 // even when sharing them, or an input port is larger than a core, and, wrapping ErrFanIn,
 // when a core would need more accumulator banks than it has; the error says by how much.
-func Map(n *Network, size emu.Size) (*image.Image, error) {
-	if size == (emu.Size{}) {
-		size = emu.Prototype
+func Map(n *Network, size chip.Size) (*image.Image, error) {
+	if size == (chip.Size{}) {
+		size = chip.Prototype
 	}
-	if size.Cores < 1 || size.NeuronsPerCore < 1 || size.Cores > image.MaxCores || size.NeuronsPerCore > image.MaxNeuronsPerCore {
-		return nil, fmt.Errorf("network: chip size %s: %w (at most %d×%d)", size, ErrRange, image.MaxCores, image.MaxNeuronsPerCore)
+	if size.Cores < 1 || size.NeuronsPerCore < 1 || size.Cores > chip.MaxCores || size.NeuronsPerCore > chip.MaxNeuronsPerCore {
+		return nil, fmt.Errorf("network: chip size %s: %w (at most %d×%d)", size, ErrRange, chip.MaxCores, chip.MaxNeuronsPerCore)
 	}
 	c, err := n.compile()
 	if err != nil {
@@ -104,10 +104,10 @@ func Map(n *Network, size emu.Size) (*image.Image, error) {
 	}
 	sort.Ints(cores)
 	for _, k := range cores {
-		if b := banks[k]; len(b) > emu.MaxBanksPerCore {
+		if b := banks[k]; len(b) > chip.MaxBanksPerCore {
 			l.add("core", "", k, ErrFanIn, "would need %d accumulator banks (incoming connections with a negative weight_exp), "+
 				"limit %d: %d too many (it holds %s; fed by %s)",
-				len(b), emu.MaxBanksPerCore, len(b)-emu.MaxBanksPerCore, coreHolds(img, k), countNames(b))
+				len(b), chip.MaxBanksPerCore, len(b)-chip.MaxBanksPerCore, coreHolds(img, k), countNames(b))
 		}
 	}
 	if err := l.err(); err != nil {
@@ -116,7 +116,7 @@ func Map(n *Network, size emu.Size) (*image.Image, error) {
 	for _, o := range c.outputs {
 		img.Outputs = append(img.Outputs, image.Output{Name: o.name, Pop: o.pop, Start: o.start, Count: o.count})
 	}
-	img.Size = image.Size{Cores: need}
+	img.Size = chip.Size{Cores: need}
 	for _, k := range img.Cores {
 		img.Size.NeuronsPerCore = max(img.Size.NeuronsPerCore, k.Neurons)
 	}
@@ -149,7 +149,7 @@ func place(pops []cpop, banks []int, per int, share bool) ([][]image.Segment, in
 		if share && p.size <= per {
 			placed := false
 			for j := range cores {
-				if o := &cores[j]; o.class == class && o.used+p.size <= per && o.banks+banks[i] <= emu.MaxBanksPerCore {
+				if o := &cores[j]; o.class == class && o.used+p.size <= per && o.banks+banks[i] <= chip.MaxBanksPerCore {
 					segs[i] = []image.Segment{{Core: o.core, Start: o.used, Count: p.size}}
 					o.used += p.size
 					o.banks += banks[i]
@@ -251,28 +251,6 @@ func joinRows(nrows, neurons int, parts []part, rows func(part) [][]int32) [][]i
 		}
 	}
 	return out
-}
-
-// ParseSize reads a chip size: "prototype" (8×1024), "full" (128×8192) or CORESxNEURONS
-// ("4x256"; '×' works too).
-func ParseSize(s string) (emu.Size, error) {
-	switch strings.ToLower(strings.TrimSpace(s)) {
-	case "prototype", "":
-		return emu.Prototype, nil
-	case "full":
-		return emu.Full, nil
-	}
-	a, b, ok := strings.Cut(strings.ReplaceAll(strings.ToLower(s), "×", "x"), "x")
-	var z emu.Size
-	if ok {
-		_, err1 := fmt.Sscanf(a, "%d", &z.Cores)
-		_, err2 := fmt.Sscanf(b, "%d", &z.NeuronsPerCore)
-		ok = err1 == nil && err2 == nil && fmt.Sprintf("%dx%d", z.Cores, z.NeuronsPerCore) == strings.TrimSpace(a)+"x"+strings.TrimSpace(b)
-	}
-	if !ok || z.Cores < 1 || z.NeuronsPerCore < 1 || z.Cores > emu.Full.Cores || z.NeuronsPerCore > emu.Full.NeuronsPerCore {
-		return emu.Size{}, fmt.Errorf("network: chip size %q: %w: want prototype, full or CORESxNEURONS within %s", s, ErrRange, emu.Full)
-	}
-	return z, nil
 }
 
 // coreHolds says which populations core k holds, and which of their neurons.

@@ -1,6 +1,7 @@
 package network_test
 
 import (
+	"context"
 	"fmt"
 	"math/rand/v2"
 	"os"
@@ -10,6 +11,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/lrchip/lrchip/chip"
 	"github.com/lrchip/lrchip/emu"
 	"github.com/lrchip/lrchip/firmware/image"
 	"github.com/lrchip/lrchip/firmware/syn"
@@ -34,10 +36,10 @@ func TestMapPlacement(t *testing.T) {
 		Outputs: []network.Output{{Population: "a", Start: 5, Count: 10}},
 	}
 	n.Populations[0].State = map[string]network.Values{"v": network.Each(seq(25)...)}
-	img, err := network.Map(n, emu.Size{Cores: 8, NeuronsPerCore: 10})
+	img, err := network.Map(n, chip.Size{Cores: 8, NeuronsPerCore: 10})
 	require.NoError(t, err)
 	require.Equal(t, "split", img.Name)
-	require.Equal(t, image.Size{Cores: 4, NeuronsPerCore: 10}, img.Size)
+	require.Equal(t, chip.Size{Cores: 4, NeuronsPerCore: 10}, img.Size)
 	// 25 neurons on cores of 10: three cores of 9, 8, 8.
 	require.Equal(t, []image.Population{
 		{Name: "a", Size: 25, Segments: []image.Segment{{Core: 0, Count: 9}, {Core: 1, Count: 8}, {Core: 2, Count: 8}}},
@@ -95,9 +97,9 @@ func TestMapEffectiveWeights(t *testing.T) {
 		Populations: []network.Population{lifPop("p", 2)},
 		Connections: []network.Connection{{From: "in", To: "p", Weights: network.Rows([][]int32{{255, -7}, {3, -256}}), WeightBits: 4}},
 	}
-	img, err := network.Map(n, emu.Size{})
+	img, err := network.Map(n, chip.Size{})
 	require.NoError(t, err)
-	require.Equal(t, image.Size{Cores: 1, NeuronsPerCore: 2}, img.Size)
+	require.Equal(t, chip.Size{Cores: 1, NeuronsPerCore: 2}, img.Size)
 	c := img.Conns[0]
 	// [post][pre] in the description, [pre][post] in the image, effective (MIXED, 4 bits: low 5 bits cleared).
 	assert.Equal(t, []int32{
@@ -109,19 +111,19 @@ func TestMapEffectiveWeights(t *testing.T) {
 
 func TestMapDoesNotFit(t *testing.T) {
 	n := &network.Network{Populations: []network.Population{lifPop("exc", 4000), lifPop("inh", 1000), lifPop("out", 6000)}}
-	_, err := network.Map(n, emu.Prototype)
+	_, err := network.Map(n, chip.Prototype)
 	require.ErrorIs(t, err, network.ErrDoesNotFit)
 	require.EqualError(t, err, "network: needs 11 cores, chip has 8: 3 too many (cores per population of at most 1024 neurons: exc: 4, inh: 1, out: 6)")
 
-	_, err = network.Map(n, emu.Full)
+	_, err = network.Map(n, chip.Full)
 	require.NoError(t, err)
 
 	big := &network.Network{Inputs: []network.Input{{Name: "in", Size: 2000}}, Populations: []network.Population{lifPop("p", 1)}}
-	_, err = network.Map(big, emu.Prototype)
+	_, err = network.Map(big, chip.Prototype)
 	require.ErrorIs(t, err, network.ErrDoesNotFit)
 	require.EqualError(t, err, `network: input "in": 2000 neurons, an input port has at most 1024 on a 8×1024 chip`)
 
-	_, err = network.Map(big, emu.Size{Cores: 0, NeuronsPerCore: 9000})
+	_, err = network.Map(big, chip.Size{Cores: 0, NeuronsPerCore: 9000})
 	require.ErrorIs(t, err, network.ErrRange)
 }
 
@@ -134,7 +136,7 @@ func TestMapFanIn(t *testing.T) {
 		n.Connections = append(n.Connections, network.Connection{Name: fmt.Sprintf("c%d", i), From: "src", To: "dst", Weights: network.Fill(1)})
 	}
 	n.Connections = append(n.Connections, network.Connection{From: "dst", To: "dst", Weights: network.Fill(1)})
-	img, err := network.Map(n, emu.Prototype)
+	img, err := network.Map(n, chip.Prototype)
 	require.NoError(t, err)
 	require.Len(t, img.Conns, 19)
 
@@ -144,7 +146,7 @@ func TestMapFanIn(t *testing.T) {
 	for i := range 17 {
 		n.Connections = append(n.Connections, network.Connection{Name: fmt.Sprintf("c%d", i), From: "in", To: "dst", Weights: network.Fill(1), WeightExp: -1})
 	}
-	_, err = network.Map(n, emu.Prototype)
+	_, err = network.Map(n, chip.Prototype)
 	require.ErrorIs(t, err, network.ErrFanIn)
 	require.ErrorContains(t, err, `population "dst": 17 incoming connections with a negative weight_exp, a core has 16 accumulator banks for them`)
 }
@@ -160,17 +162,17 @@ func TestMapSharingCountsBanks(t *testing.T) {
 				To: fmt.Sprintf("p%d", i), Weights: network.Fill(1), WeightExp: -1})
 		}
 	}
-	img, err := network.Map(n, emu.Size{Cores: 4, NeuronsPerCore: 1024})
+	img, err := network.Map(n, chip.Size{Cores: 4, NeuronsPerCore: 1024})
 	require.ErrorIs(t, err, network.ErrDoesNotFit, "ten populations need ten cores, banks or not")
 	require.Nil(t, img)
-	img, err = network.Map(n, emu.Size{Cores: 10, NeuronsPerCore: 1024})
+	img, err = network.Map(n, chip.Size{Cores: 10, NeuronsPerCore: 1024})
 	require.NoError(t, err)
 	for i, p := range img.Pops {
 		require.Equal(t, i, p.Segments[0].Core)
 	}
 	n.Populations = n.Populations[:2]
 	n.Connections = n.Connections[:15] // p0: 10 banks, p1: 5
-	img, err = network.Map(n, emu.Size{Cores: 1, NeuronsPerCore: 1024})
+	img, err = network.Map(n, chip.Size{Cores: 1, NeuronsPerCore: 1024})
 	require.NoError(t, err)
 	require.Equal(t, []image.Segment{{Core: 0, Start: 10, Count: 10}}, img.Pops[1].Segments, "15 banks fit one core")
 }
@@ -180,65 +182,40 @@ func TestMapNegativeExponentNeedsOneSourceCore(t *testing.T) {
 		Populations: []network.Population{lifPop("src", 20), lifPop("dst", 5)},
 		Connections: []network.Connection{{From: "src", To: "dst", Weights: network.Fill(8), WeightExp: -2}},
 	}
-	_, err := network.Map(n, emu.Size{Cores: 8, NeuronsPerCore: 10})
+	_, err := network.Map(n, chip.Size{Cores: 8, NeuronsPerCore: 10})
 	require.ErrorIs(t, err, network.ErrDoesNotFit)
 	require.ErrorContains(t, err, `network: connection "src->dst": weight_exp -2 is negative and its source "src" spans 2 cores`)
-	_, err = network.Map(n, emu.Size{Cores: 8, NeuronsPerCore: 20})
+	_, err = network.Map(n, chip.Size{Cores: 8, NeuronsPerCore: 20})
 	require.NoError(t, err)
 
 	// Sparse synapses from one source core only: fine.
 	n.Connections[0] = network.Connection{From: "src", To: "dst", WeightExp: -2,
 		Sparse: &network.Sparse{Pre: []int{0, 3}, Post: []int{0, 4}, Weights: network.All(8)}}
-	_, err = network.Map(n, emu.Size{Cores: 8, NeuronsPerCore: 10})
+	_, err = network.Map(n, chip.Size{Cores: 8, NeuronsPerCore: 10})
 	require.NoError(t, err)
-}
-
-func TestParseSize(t *testing.T) {
-	for in, want := range map[string]emu.Size{
-		"prototype": emu.Prototype, "": emu.Prototype, "Full": emu.Full,
-		"4x256": {Cores: 4, NeuronsPerCore: 256}, "2×16": {Cores: 2, NeuronsPerCore: 16},
-	} {
-		got, err := network.ParseSize(in)
-		require.NoError(t, err, in)
-		require.Equal(t, want, got, in)
-	}
-	for _, in := range []string{"big", "4x", "x4", "0x4", "4x0", "129x1", "1x8193", "4x256x2", "04x1"} {
-		_, err := network.ParseSize(in)
-		require.ErrorIs(t, err, network.ErrRange, in)
-	}
 }
 
 // vectorNetwork describes a Lava conformance vector as a network: one input port, one
 // population, one dense connection.
 func vectorNetwork(v *conformance.Vector) *network.Network {
 	pp := v.Params
-	pop := network.Population{Name: "p", Size: v.NOut}
-	switch v.Kind {
-	case "lif", "lifreset", "dense_graded":
-		pop.Program = "lif"
-		pop.Consts = map[string]int32{"du": pp.Du, "dv": pp.Dv, "vth": pp.Vth}
-		if v.Kind == "lifreset" {
-			pop.Program = "lif_reset"
-			pop.Consts["interval"], pop.Consts["offset"] = pp.ResetInterval, pp.ResetOffset
+	n, err := conformance.NeuronsOf(v)
+	if err != nil {
+		panic(err) // the vectors in shared/ all have a program
+	}
+	prog := n.Program
+	pop := network.Population{Name: "p", Size: v.NOut, Program: prog.Name,
+		Consts: map[string]int32{}, Params: map[string]network.Values{}, State: map[string]network.Values{}}
+	for i, name := range prog.Consts {
+		pop.Consts[name] = n.Consts[i]
+	}
+	for i, name := range prog.Params {
+		pop.Params[name] = network.Each(n.Params[i]...)
+	}
+	for i, name := range prog.State {
+		if i < len(n.State) && n.State[i] != nil {
+			pop.State[name] = network.Each(n.State[i]...)
 		}
-		pop.Params = map[string]network.Values{"bias_mant": network.Each(pp.BiasMant...), "bias_exp": network.Each(pp.BiasExp...)}
-		pop.State = map[string]network.Values{"u": network.Each(pp.U0...), "v": network.Each(pp.V0...)}
-	case "sdn":
-		pop.Program = "sigma_delta"
-		scale := pp.SpikeExp + pp.StateExp
-		bias := make([]int32, v.NOut)
-		for i, b := range pp.Bias {
-			bias[i] = int32(int64(b) << scale)
-		}
-		relu, cum := int32(0), int32(0)
-		if pp.ActMode == "RELU" {
-			relu = 1
-		}
-		if pp.CumError {
-			cum = 1
-		}
-		pop.Consts = map[string]int32{"vth": int32(int64(pp.Vth) << scale), "state_exp": pp.StateExp, "relu": relu, "cum_error": cum}
-		pop.Params = map[string]network.Values{"bias": network.Each(bias...)}
 	}
 	mode, _ := syn.ParseSignMode(pp.SignMode)
 	lo, hi := int32(-256), int32(255)
@@ -273,7 +250,7 @@ func TestConformanceThroughNetwork(t *testing.T) {
 	files, err := conformance.Files([]string{"../../shared/vectors/lava", "../../shared/vectors/lava-graded"})
 	require.NoError(t, err)
 	require.NotEmpty(t, files)
-	size := emu.Size{Cores: 8, NeuronsPerCore: 24} // n_out ≤ 40 splits over 2 cores; n_in ≤ 20
+	size := chip.Size{Cores: 8, NeuronsPerCore: 24} // n_out ≤ 40 splits over 2 cores; n_in ≤ 20
 	for _, f := range files {
 		t.Run(filepath.Base(f), func(t *testing.T) {
 			data, err := os.ReadFile(f)
@@ -282,37 +259,12 @@ func TestConformanceThroughNetwork(t *testing.T) {
 			require.NoError(t, err)
 			img, err := network.Map(vectorNetwork(v), size)
 			require.NoError(t, err)
-			chip, err := emu.New(emu.Opts{Size: size})
+			dev, err := emu.NewDevice(emu.Opts{Size: size})
 			require.NoError(t, err)
-			require.NoError(t, chip.LoadImage(img))
-			prog := img.Cores[0].Program
-			for k := 0; k < v.Steps; k++ {
-				for i, p := range v.Inputs[k] {
-					if p != 0 {
-						require.NoError(t, chip.Inject(0, i, p))
-					}
-				}
-				chip.Step()
-				for _, field := range v.Fields {
-					fl := emu.Field{Kind: emu.FieldState, Index: prog.StateIndex(field)}
-					switch field {
-					case "a_in":
-						fl = emu.Field{Kind: emu.FieldInput}
-					case "s":
-						fl = emu.Field{Kind: emu.FieldSpike}
-					}
-					for _, b := range img.Locate(0, 0, v.NOut) {
-						for j := range b.Count {
-							got, err := chip.Read(b.Core, fl, b.Start+j)
-							require.NoError(t, err)
-							n := b.Offset + j
-							if got != v.Expect[field][k][n] {
-								t.Fatalf("step %d neuron %d %s: got %d, want %d", k, n, field, got, v.Expect[field][k][n])
-							}
-						}
-					}
-				}
-			}
+			res := &conformance.Result{File: f}
+			require.NoError(t, conformance.RunImage(context.Background(), dev, v, img, res))
+			require.Zero(t, res.Total, "%v", res.Mismatches)
+			require.Positive(t, res.Compared)
 		})
 	}
 }
@@ -360,7 +312,7 @@ func TestMapSharesCoresWhenNeeded(t *testing.T) {
 		n.Connections = append(n.Connections, network.Connection{From: p.Name, To: next.Name, Sparse: &sp})
 	}
 
-	small := emu.Size{Cores: 4, NeuronsPerCore: 1024}
+	small := chip.Size{Cores: 4, NeuronsPerCore: 1024}
 	img, err := network.Map(n, small)
 	require.NoError(t, err)
 	require.Equal(t, 4, img.Size.Cores)
@@ -373,19 +325,19 @@ func TestMapSharesCoresWhenNeeded(t *testing.T) {
 	require.Equal(t, []image.Segment{{Core: 2, Count: 750}, {Core: 3, Count: 750}}, img.Pops[11].Segments)
 	require.Equal(t, 915, img.Cores[0].Neurons)
 
-	roomy := emu.Size{Cores: 16, NeuronsPerCore: 1024}
+	roomy := chip.Size{Cores: 16, NeuronsPerCore: 1024}
 	spread, err := network.Map(n, roomy)
 	require.NoError(t, err)
 	require.Equal(t, 13, spread.Size.Cores, "where one population per core fits, nothing is shared")
 
-	load := func(img *image.Image, size emu.Size) *emu.Chip {
+	load := func(img *image.Image, size chip.Size) *emu.Chip {
 		c, err := emu.New(emu.Opts{Size: size})
 		require.NoError(t, err)
 		require.NoError(t, c.LoadImage(img))
 		return c
 	}
 	a, b := load(img, small), load(spread, roomy)
-	read := func(c *emu.Chip, img *image.Image, f emu.Field) [][]int32 {
+	read := func(c *emu.Chip, img *image.Image, f chip.Field) [][]int32 {
 		var out [][]int32
 		for _, p := range img.Pops {
 			var vals []int32
@@ -410,7 +362,7 @@ func TestMapSharesCoresWhenNeeded(t *testing.T) {
 		}
 		a.Step()
 		b.Step()
-		for _, f := range []emu.Field{{Kind: emu.FieldState, Index: 1}, {Kind: emu.FieldSpike}} {
+		for _, f := range []chip.Field{{Kind: chip.FieldState, Index: 1}, {Kind: chip.FieldSpike}} {
 			require.Equal(t, read(b, spread, f), read(a, img, f))
 		}
 		spikes = int(a.Stats().Spikes)
@@ -423,10 +375,10 @@ func TestMapSharingDoesNotFitEither(t *testing.T) {
 	for i := range 12 {
 		n.Populations = append(n.Populations, lifPop(fmt.Sprintf("p%d", i), 400))
 	}
-	_, err := network.Map(n, emu.Size{Cores: 4, NeuronsPerCore: 1024})
+	_, err := network.Map(n, chip.Size{Cores: 4, NeuronsPerCore: 1024})
 	require.ErrorIs(t, err, network.ErrDoesNotFit)
 	require.ErrorContains(t, err, "needs 12 cores, chip has 4: 8 too many")
 	require.ErrorContains(t, err, "; 6 with populations of one program and constants sharing cores)")
-	_, err = network.Map(n, emu.Size{Cores: 6, NeuronsPerCore: 1024})
+	_, err = network.Map(n, chip.Size{Cores: 6, NeuronsPerCore: 1024})
 	require.NoError(t, err)
 }

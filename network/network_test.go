@@ -10,7 +10,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/lrchip/lrchip/emu"
+	"github.com/lrchip/lrchip/chip"
 	"github.com/lrchip/lrchip/network"
 )
 
@@ -283,7 +283,7 @@ func TestValidate(t *testing.T) {
 			require.ErrorAs(t, err, &ne)
 			require.Equal(t, c.kind, ne.Kind, err.Error())
 			require.True(t, strings.HasPrefix(err.Error(), "network: "), err.Error())
-			_, err = network.Map(n, emu.Prototype)
+			_, err = network.Map(n, chip.Prototype)
 			require.ErrorIs(t, err, c.is, "Map validates too")
 		})
 	}
@@ -307,8 +307,6 @@ func TestValuesAndMatrix(t *testing.T) {
 	assert.Equal(t, int32(3), network.Each(1, 2, 3).At(2))
 	assert.Equal(t, int32(5), network.Fill(5).At(9, 9))
 	assert.Equal(t, int32(2), network.Rows([][]int32{{1, 2}}).At(0, 1))
-	_, err := network.ParseSize("3y4")
-	require.ErrorIs(t, err, network.ErrRange)
 }
 
 func TestLimits(t *testing.T) {
@@ -356,7 +354,7 @@ func FuzzParse(f *testing.F) {
 		}
 		n.Dir = t.TempDir() // source_file: nothing to find
 		if err := n.Validate(); err == nil {
-			if _, err := network.Map(n, emu.Size{Cores: 8, NeuronsPerCore: 16}); err != nil &&
+			if _, err := network.Map(n, chip.Size{Cores: 8, NeuronsPerCore: 16}); err != nil &&
 				!errors.Is(err, network.ErrDoesNotFit) && !errors.Is(err, network.ErrFanIn) {
 				t.Fatalf("map of a valid network: %v", err)
 			}

@@ -7,7 +7,7 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/lrchip/lrchip/emu"
+	"github.com/lrchip/lrchip/chip"
 	"github.com/lrchip/lrchip/firmware/asm"
 	"github.com/lrchip/lrchip/firmware/isa"
 	"github.com/lrchip/lrchip/firmware/programs"
@@ -118,9 +118,9 @@ func (n *Network) compile() (*compiled, error) {
 		if name("input", in.Name, i) {
 			inputs[in.Name] = i
 		}
-		if in.Size < 1 || in.Size > emu.Full.NeuronsPerCore {
+		if in.Size < 1 || in.Size > chip.Full.NeuronsPerCore {
 			l.add("input", in.Name, i, ErrRange, "size %d outside [1, %d] (an input port is at most a core's neurons, %d on the largest chip)",
-				in.Size, emu.Full.NeuronsPerCore, emu.Full.NeuronsPerCore)
+				in.Size, chip.Full.NeuronsPerCore, chip.Full.NeuronsPerCore)
 		}
 	}
 	c.inputs = n.Inputs
@@ -207,9 +207,9 @@ func (n *Network) compile() (*compiled, error) {
 		c.conns = append(c.conns, cc)
 	}
 	for k, names := range into {
-		if len(names) > emu.MaxBanksPerCore {
+		if len(names) > chip.MaxBanksPerCore {
 			l.add("population", n.Populations[k].Name, k, ErrFanIn, "%d incoming connections with a negative weight_exp, "+
-				"a core has %d accumulator banks for them (%s)", len(names), emu.MaxBanksPerCore, strings.Join(names, ", "))
+				"a core has %d accumulator banks for them (%s)", len(names), chip.MaxBanksPerCore, strings.Join(names, ", "))
 		}
 	}
 	onames := map[string]int{}
@@ -255,7 +255,7 @@ func (n *Network) compilePop(p *Population, i int, progs map[string]*isa.Program
 	cp := cpop{name: p.Name, size: p.Size}
 	bad := func(s error, f string, a ...any) { l.add("population", p.Name, i, s, f, a...) }
 	if p.Size < 1 || p.Size > maxPop {
-		bad(ErrRange, "size %d outside [1, %d] (the largest chip, %s, holds %d neurons)", p.Size, maxPop, emu.Full, maxPop)
+		bad(ErrRange, "size %d outside [1, %d] (the largest chip, %s, holds %d neurons)", p.Size, maxPop, chip.Full, maxPop)
 	}
 	sizeOK := p.Size >= 1 && p.Size <= maxPop
 	given := 0

@@ -8,6 +8,8 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/lrchip/lrchip/chip"
+	"github.com/lrchip/lrchip/device"
 	"github.com/lrchip/lrchip/driver"
 )
 
@@ -22,9 +24,25 @@ func (f *deviceFlags) register(cmd *cobra.Command) {
 	cmd.Flags().BoolVar(&f.jsonOut, "json", false, "print JSON")
 }
 
-// open opens the device the flags name (see driver.OpenDefault).
+// open opens the device the flags name as a board, through the driver: the first board
+// found, else the in-process emulator (said once on stderr), when there is no --device.
 func (f *deviceFlags) open(cmd *cobra.Command) (*driver.Device, error) {
-	return driver.OpenDefault(cmd.Context(), f.uri, driver.Opts{}, cmd.ErrOrStderr())
+	uri, err := device.Resolve(ctxOf(cmd), f.uri, cmd.ErrOrStderr())
+	if err != nil {
+		return nil, err
+	}
+	return driver.Open(ctxOf(cmd), uri, driver.Opts{})
+}
+
+// openChip opens the device a URI names for running timesteps (device.Open): no URI means the
+// first board found, else the in-process emulator, which is said once on note. size is the
+// chip an emulator emulates.
+func openChip(ctx context.Context, uri string, size chip.Size, note io.Writer) (device.Device, error) {
+	uri, err := device.Resolve(ctx, uri, note)
+	if err != nil {
+		return nil, err
+	}
+	return device.Open(ctx, uri, device.Opts{Size: size})
 }
 
 // printJSON writes v as indented JSON.
@@ -59,22 +77,4 @@ func table(w io.Writer, rows [][]string) {
 			}
 		}
 	}
-}
-
-// resolveURI returns uri, or when it is empty the first board found, else "emu:" — said once
-// on note, as driver.OpenDefault does. Commands that run the in-process emulator themselves
-// (at a chosen size) resolve first and open second.
-func resolveURI(ctx context.Context, uri string, note io.Writer) (string, error) {
-	if uri != "" {
-		return uri, nil
-	}
-	u, fallback, err := driver.DefaultURI(ctx, driver.ListOpts{})
-	if err != nil {
-		return "", err
-	}
-	if fallback {
-		fmt.Fprintln(note, "lrctl: no board found; using the in-process emulator (emu:)")
-		return "emu:", nil
-	}
-	return u, nil
 }

@@ -12,6 +12,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/lrchip/lrchip/chip"
 	"github.com/lrchip/lrchip/driver"
 	"github.com/lrchip/lrchip/firmware/asm"
 	"github.com/lrchip/lrchip/firmware/image"
@@ -33,7 +34,7 @@ func lrctlCtx(ctx context.Context, args ...string) (stdout, stderr string, err e
 func testImage(t *testing.T) string {
 	prog, err := asm.Assemble("relay.lra", []byte(".program relay\n.state last\n.temp fire\n\tmov last, a\n\tsgt fire, a, 0\n\tspkg fire, a\n"))
 	require.NoError(t, err)
-	img := &image.Image{Name: "relay", Size: image.Size{Cores: 1, NeuronsPerCore: 4},
+	img := &image.Image{Name: "relay", Size: chip.Size{Cores: 1, NeuronsPerCore: 4},
 		Cores:   []image.Core{{Index: 0, Program: prog, Neurons: 4}},
 		Inputs:  []image.Input{{Name: "in", Size: 4}},
 		Conns:   []image.Conn{{Name: "in", Kind: image.FromInput, SrcCount: 4, DstCount: 4, Weights: make([]int32, 16), SignMode: syn.Mixed, WeightBits: 8}},

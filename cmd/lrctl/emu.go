@@ -6,13 +6,12 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
 
+	"github.com/lrchip/lrchip/chip"
 	"github.com/lrchip/lrchip/driver"
-	"github.com/lrchip/lrchip/emu"
 	"github.com/lrchip/lrchip/emu/board"
 )
 
@@ -41,7 +40,7 @@ $XDG_RUNTIME_DIR/lrchip, else /run/lrchip), where lrctl list finds it.`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			var opts board.Opts
 			if size != "" {
-				s, err := parseSize(size)
+				s, err := chip.ParseSize(size)
 				if err != nil {
 					return err
 				}
@@ -88,14 +87,4 @@ func freeSocket(dir string) (string, error) {
 		}
 	}
 	return "", fmt.Errorf("emu serve: no free emuN.sock in %s", dir)
-}
-
-func parseSize(s string) (emu.Size, error) {
-	a, b, ok := strings.Cut(strings.ToLower(strings.ReplaceAll(s, "×", "x")), "x")
-	c, err1 := strconv.Atoi(a)
-	n, err2 := strconv.Atoi(b)
-	if !ok || err1 != nil || err2 != nil {
-		return emu.Size{}, fmt.Errorf("emu serve: size %q is not CORESxNEURONS (8x1024, say)", s)
-	}
-	return emu.Size{Cores: c, NeuronsPerCore: n}, nil
 }

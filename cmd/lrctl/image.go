@@ -11,6 +11,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/lrchip/lrchip/chip"
 	"github.com/lrchip/lrchip/firmware/image"
 	"github.com/lrchip/lrchip/network"
 )
@@ -25,7 +26,7 @@ func newImageCmd() *cobra.Command {
 }
 
 func newImageBuildCmd() *cobra.Command {
-	var out, chip string
+	var out, chipSize string
 	cmd := &cobra.Command{
 		Use:   "build NETWORK [-o FILE] [--chip SIZE]",
 		Short: "Validate a network description (YAML or JSON), map it onto a chip and write its image",
@@ -34,7 +35,7 @@ func newImageBuildCmd() *cobra.Command {
 network image a board or the emulator loads. -o defaults to NETWORK with the extension .lrni.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			size, err := network.ParseSize(chip)
+			size, err := chip.ParseSize(chipSize)
 			if err != nil {
 				return err
 			}
@@ -62,7 +63,7 @@ network image a board or the emulator loads. -o defaults to NETWORK with the ext
 		},
 	}
 	cmd.Flags().StringVarP(&out, "output", "o", "", "image file to write (default NETWORK.lrni)")
-	cmd.Flags().StringVar(&chip, "chip", "prototype", "chip size to map onto: prototype, full or CORESxNEURONS")
+	cmd.Flags().StringVar(&chipSize, "chip", "prototype", "chip size to map onto: prototype, full or CORESxNEURONS")
 	return cmd
 }
 

@@ -94,7 +94,7 @@ func TestImageErrors(t *testing.T) {
 		{"inspect missing", []string{"image", "inspect", filepath.Join(dir, "none")}, "image inspect: open "},
 		{"build invalid", []string{"image", "build", examples + "hello_spikes.csv"}, "network: "},
 		{"build too big", []string{"image", "build", examples + "hello.yaml", "--chip", "1x2", "-o", img}, `network: input "in": 4 neurons, an input port has at most 2 on a 1×2 chip`},
-		{"build bad chip", []string{"image", "build", examples + "hello.yaml", "--chip", "9"}, `chip size "9"`},
+		{"build bad chip", []string{"image", "build", examples + "hello.yaml", "--chip", "9"}, `chip: size "9": bad chip size`},
 		{"build unwritable", []string{"image", "build", examples + "hello.yaml", "-o", filepath.Join(dir, "no", "x.lrni")}, "image build: open "},
 	}
 	for _, c := range cases {

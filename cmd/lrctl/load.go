@@ -43,7 +43,7 @@ away with lrctl; use an emulator process (emu:unix:PATH) to keep it.`,
 				fmt.Fprintf(out, "%s: %d bytes transferred and checked in %v\n", d.Info().URI, len(img), took.Round(time.Microsecond))
 				return nil
 			}
-			res, err := d.Load(cmd.Context(), img)
+			res, err := d.LoadBytes(cmd.Context(), img)
 			if err != nil {
 				return err
 			}

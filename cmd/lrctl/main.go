@@ -11,6 +11,8 @@ import (
 	"syscall"
 
 	"github.com/spf13/cobra"
+
+	_ "github.com/lrchip/lrchip/emu/register" // emu: as a board, through the driver
 )
 
 // exitError carries an exit status without printing anything more.

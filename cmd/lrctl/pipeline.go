@@ -1,61 +1,21 @@
 package main
 
 import (
-	"context"
-	"encoding/json"
 	"fmt"
 	"io"
 	"path/filepath"
-	"time"
 
 	"github.com/spf13/cobra"
 
-	"github.com/lrchip/lrchip/driver"
-	"github.com/lrchip/lrchip/emu"
-	"github.com/lrchip/lrchip/firmware/image"
+	"github.com/lrchip/lrchip/chip"
 	"github.com/lrchip/lrchip/network"
 	"github.com/lrchip/lrchip/runtime/gpu"
+	"github.com/lrchip/lrchip/runtime/pipeline"
 	"github.com/lrchip/lrchip/runtime/sched"
 )
 
-// pipelineReport is what `lrctl pipeline --json` prints.
-type pipelineReport struct {
-	Network     string                   `json:"network"`
-	Readout     string                   `json:"readout"`
-	Device      string                   `json:"device"`
-	GPU         gpu.Info                 `json:"gpu"`
-	Window      int                      `json:"window"`
-	Depth       int                      `json:"depth"`
-	Batch       int                      `json:"batch"`
-	Windows     int                      `json:"windows"`
-	Steps       int64                    `json:"steps"`
-	Spikes      int64                    `json:"output_spikes"`
-	Launches    int                      `json:"launches"`
-	ElapsedS    float64                  `json:"elapsed_s"`
-	WindowsPerS float64                  `json:"windows_per_s"`
-	StepsPerS   float64                  `json:"steps_per_s"`
-	MaxInFlight int                      `json:"max_in_flight"`
-	StalledS    float64                  `json:"chip_stalled_s"`
-	Latency     map[string]latencyReport `json:"latency"`
-	Classes     int                      `json:"classes"`
-	Accuracy    float64                  `json:"accuracy"`
-}
-
-type latencyReport struct {
-	Count int     `json:"count"`
-	P50US float64 `json:"p50_us"`
-	P90US float64 `json:"p90_us"`
-	P99US float64 `json:"p99_us"`
-	MaxUS float64 `json:"max_us"`
-}
-
-func latencyOf(s sched.Summary) latencyReport {
-	us := func(d time.Duration) float64 { return float64(d) / 1e3 }
-	return latencyReport{Count: s.Count, P50US: us(s.P50), P90US: us(s.P90), P99US: us(s.P99), MaxUS: us(s.Max)}
-}
-
 func newPipelineCmd() *cobra.Command {
-	var device, backend, readout, input, output string
+	var uri, backend, readout, input, output string
 	var window, windows, depth, batch, classes int
 	var high, low float64
 	var seed uint64
@@ -86,99 +46,41 @@ examples/pipeline.`,
 			if err != nil {
 				return fmt.Errorf("pipeline: %w", err)
 			}
-			img, err := network.Map(n, emu.Size{})
-			if err != nil {
-				return fmt.Errorf("pipeline: %s: %w", netPath, err)
-			}
 			layer, err := gpu.ReadLayerFile(readout)
 			if err != nil {
 				return fmt.Errorf("pipeline: %w", err)
 			}
-			ports, err := sched.ImagePorts(img, input, output)
-			if err != nil {
-				return fmt.Errorf("pipeline: %s: %w", netPath, err)
-			}
-			if ports.Input < 0 {
-				return fmt.Errorf("pipeline: %s has no input port to show the patterns on", netPath)
-			}
-			ec, closeChip, uri, err := openPipelineChip(cmd.Context(), device, img, ports, cmd.ErrOrStderr())
-			if err != nil {
-				return fmt.Errorf("pipeline: %w", err)
-			}
-			defer closeChip()
-			device = uri
-			if classes == 0 {
-				classes = layer.M
-			}
-			pat := sched.Patterns{Inputs: img.Inputs[ports.Input].Size, Classes: classes, High: high, Low: low, Seed: seed}
-			if err := pat.Validate(); err != nil {
-				return fmt.Errorf("pipeline: %w", err)
-			}
-
-			dev, err := gpu.Open(backend, gpu.Opts{})
+			dev, err := openChip(cmd.Context(), uri, chip.Size{}, cmd.ErrOrStderr())
 			if err != nil {
 				return fmt.Errorf("pipeline: %w", err)
 			}
 			defer dev.Close()
-			right, seen := 0, 0
-			p, err := sched.New(ec, dev, layer, sched.Opts{
-				Window: window, Depth: depth, Batch: batch, Input: pat.Source(),
-				OnResult: func(r sched.Result) error {
-					seen++
-					if r.Argmax == pat.Class(r.Window) {
-						right++
-					}
-					return nil
-				},
-			})
+			img, err := network.Map(n, dev.Size())
 			if err != nil {
-				return fmt.Errorf("pipeline: %w", err)
+				return fmt.Errorf("pipeline: %s: %w", netPath, err)
 			}
-			defer p.Close()
-			st, runErr := p.Run(cmd.Context(), windows)
-
-			if depth == 0 {
-				depth = sched.DefaultDepth
+			pat := sched.Patterns{Classes: classes, High: high, Low: low, Seed: seed}
+			rep, runErr := pipeline.Evaluate(cmd.Context(), dev, img, layer, pat, windows, pipeline.Opts{
+				Input: input, Output: output, GPU: backend,
+				Sched: sched.Opts{Window: window, Depth: depth, Batch: batch},
+			})
+			if rep.Windows == 0 && runErr != nil {
+				return runErr
 			}
-			if batch == 0 {
-				batch = depth
-			}
-			if window == 0 {
-				window = sched.DefaultWindow
-			}
-			rep := pipelineReport{
-				Network: netPath, Readout: readout, Device: device, GPU: dev.Info(),
-				Window: window, Depth: depth, Batch: batch,
-				Windows: st.Windows, Steps: st.Steps, Spikes: st.Spikes, Launches: st.Launches,
-				ElapsedS: st.Elapsed.Seconds(), WindowsPerS: st.WindowsPerSec(), StepsPerS: st.StepsPerSec(),
-				MaxInFlight: st.MaxInFlight, StalledS: st.Stalled.Seconds(),
-				Latency: map[string]latencyReport{
-					"chip": latencyOf(st.Chip), "queue": latencyOf(st.Queue), "gpu": latencyOf(st.GPU),
-					"kernel": latencyOf(st.Kernel), "end_to_end": latencyOf(st.EndToEnd),
-				},
-				Classes: classes,
-			}
-			if seen > 0 {
-				rep.Accuracy = float64(right) / float64(seen)
-			}
+			rep.Network, rep.Readout = netPath, readout
 			out := cmd.OutOrStdout()
 			if asJSON {
-				enc := json.NewEncoder(out)
-				enc.SetIndent("", "  ")
-				if err := enc.Encode(rep); err != nil {
+				if err := printJSON(out, rep); err != nil {
 					return err
 				}
 			} else {
-				printPipeline(out, rep, st, img.Inputs[ports.Input].Name, ec.Outputs(), layer)
+				printPipeline(out, rep, layer)
 			}
-			if runErr != nil {
-				return fmt.Errorf("pipeline: %w", runErr)
-			}
-			return nil
+			return runErr
 		},
 	}
 	f := cmd.Flags()
-	f.StringVar(&device, "device", "", "device URI (emu:, emu:unix:PATH, ...); default: the first board, else emu:")
+	f.StringVar(&uri, "device", "", "device URI (emu:, emu:unix:PATH, ...); default: the first board, else emu:")
 	f.StringVar(&backend, "gpu", gpu.Auto, "GPU backend: auto, cuda or cpu")
 	f.StringVar(&readout, "readout", "", "readout layer file (default: readout.json beside NETWORK)")
 	f.StringVar(&input, "input", "", "input port to show the patterns on (default: the network's first)")
@@ -195,8 +97,9 @@ examples/pipeline.`,
 	return cmd
 }
 
-func printPipeline(w io.Writer, r pipelineReport, st sched.Stats, input string, outputs int, l gpu.Layer) {
-	fmt.Fprintf(w, "network      %s: input %q, %d output neurons → readout %d×%d (%s)\n", r.Network, input, outputs, l.M, l.N, r.Readout)
+func printPipeline(w io.Writer, r pipeline.Report, l gpu.Layer) {
+	st := r.Stats
+	fmt.Fprintf(w, "network      %s: input %q, %d output neurons → readout %d×%d (%s)\n", r.Network, r.Input, r.Outputs, l.M, l.N, r.Readout)
 	g := r.GPU.Name
 	if r.GPU.Arch != "" {
 		g += ", " + r.GPU.Arch
@@ -221,40 +124,4 @@ func printPipeline(w io.Writer, r pipelineReport, st sched.Stats, input string, 
 	}
 	fmt.Fprintf(w, "backpressure at most %d of %d windows in flight; the chip waited %.0f%% of the run\n", r.MaxInFlight, r.Depth, stalled)
 	fmt.Fprintf(w, "accuracy     %.1f%% (argmax = window mod %d)\n", 100*r.Accuracy, r.Classes)
-}
-
-// openPipelineChip loads the image on the device a URI names — the in-process emulator
-// directly, anything else through the driver — and adapts it for the scheduler. It returns
-// the resolved URI and a function that releases the device.
-func openPipelineChip(ctx context.Context, uri string, img *image.Image, ports sched.EmuPorts, note io.Writer) (*sched.EmuChip, func(), string, error) {
-	uri, err := resolveURI(ctx, uri, note)
-	if err != nil {
-		return nil, nil, "", err
-	}
-	if uri == "emu:" || uri == "emu" {
-		chip, err := emu.New(emu.Opts{})
-		if err != nil {
-			return nil, nil, "", err
-		}
-		if err := chip.LoadImage(img); err != nil {
-			return nil, nil, "", err
-		}
-		ec, err := sched.NewEmuChip(chip, ports)
-		return ec, func() {}, "emu:", err
-	}
-	d, err := driver.Open(ctx, uri, driver.Opts{})
-	if err != nil {
-		return nil, nil, "", err
-	}
-	st := driver.NewStepper(ctx, d)
-	if err := st.LoadImage(img); err != nil {
-		d.Close()
-		return nil, nil, "", err
-	}
-	ec, err := sched.NewStepperChip(st, ports)
-	if err != nil {
-		d.Close()
-		return nil, nil, "", err
-	}
-	return ec, func() { d.Close() }, uri, nil
 }

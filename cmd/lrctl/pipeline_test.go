@@ -5,11 +5,13 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/require"
 
 	"github.com/lrchip/lrchip/runtime/gpu"
+	"github.com/lrchip/lrchip/runtime/pipeline"
 )
 
 const examplePipeline = "../../examples/pipeline/pipeline.yaml"
@@ -17,7 +19,7 @@ const examplePipeline = "../../examples/pipeline/pipeline.yaml"
 func TestPipelineCommand(t *testing.T) {
 	out, err := lrctl(t, "pipeline", "--device", "emu:", examplePipeline, "--gpu", "cpu", "--windows", "40", "--window", "50", "--depth", "3", "--json")
 	require.NoError(t, err, out)
-	var r pipelineReport
+	var r pipeline.Report
 	require.NoError(t, json.Unmarshal([]byte(out), &r), out)
 	require.Equal(t, 40, r.Windows)
 	require.Equal(t, int64(40*50), r.Steps)
@@ -77,15 +79,15 @@ func TestPipelineCommandErrors(t *testing.T) {
 func TestPipelineThroughEmulatorProcess(t *testing.T) {
 	dir := shortRunDir(t)
 	uri := serve(t, dir)
-	run := func(dev string) pipelineReport {
+	run := func(dev string) pipeline.Report {
 		out, err := lrctl(t, "pipeline", "--device", dev, examplePipeline, "--gpu", "cpu", "--windows", "12", "--window", "40", "--json")
 		require.NoError(t, err, out)
-		var r pipelineReport
+		var r pipeline.Report
 		require.NoError(t, json.Unmarshal([]byte(out), &r), out)
 		return r
 	}
 	local, remote := run("emu:"), run(uri)
-	require.Equal(t, uri, remote.Device)
+	require.True(t, strings.HasPrefix(remote.Device, uri+" "), remote.Device)
 	require.Equal(t, local.Accuracy, remote.Accuracy)
 	require.Equal(t, local.Steps, remote.Steps)
 	require.Equal(t, local.Spikes, remote.Spikes)

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -11,8 +10,7 @@ import (
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
 
-	"github.com/lrchip/lrchip/driver"
-	"github.com/lrchip/lrchip/emu"
+	"github.com/lrchip/lrchip/chip"
 	"github.com/lrchip/lrchip/firmware/image"
 	"github.com/lrchip/lrchip/network"
 	"github.com/lrchip/lrchip/network/plot"
@@ -21,9 +19,9 @@ import (
 
 func newRunCmd() *cobra.Command {
 	var (
-		device, chip, input, out, format, raster, traces string
-		probes                                           []string
-		steps                                            int
+		uri, chipSize, input, out, format, raster, traces string
+		probes                                            []string
+		steps                                             int
 	)
 	cmd := &cobra.Command{
 		Use:   "run [--device URI] NETWORK --steps N [--input SPIKES] [--probe SPEC]... [--out FILE] [--format csv|json] [--raster FILE] [--plot FILE]",
@@ -48,7 +46,7 @@ spike (the payload) after every step, e.g. exc:v:0-9 or exc:a (all neurons). Rep
 			if steps < 1 {
 				return fmt.Errorf("run: --steps N is required, at least 1")
 			}
-			size, err := network.ParseSize(chip)
+			size, err := chip.ParseSize(chipSize)
 			if err != nil {
 				return err
 			}
@@ -92,7 +90,7 @@ spike (the payload) after every step, e.g. exc:v:0-9 or exc:a (all neurons). Rep
 					return fmt.Errorf("%s: %w", input, err)
 				}
 			}
-			dev, uri, err := openDevice(cmd.Context(), device, size, cmd.ErrOrStderr())
+			dev, err := openChip(cmd.Context(), uri, size, cmd.ErrOrStderr())
 			if err != nil {
 				return err
 			}
@@ -100,18 +98,22 @@ spike (the payload) after every step, e.g. exc:v:0-9 or exc:a (all neurons). Rep
 
 			opts := run.Options{Steps: steps, Inputs: inputs, Probes: specs}
 			if bar := progressBar(cmd.ErrOrStderr(), steps); bar != nil {
-				opts.Progress = func(int) { bar.Add(1) }
+				opts.Progress = func(done int) { bar.Set(done) }
 				defer bar.Finish()
 			}
-			res, err := run.Run(cmd.Context(), dev, img, opts)
-			if err != nil {
-				if input != "" && errors.Is(err, run.ErrSpikes) {
-					return fmt.Errorf("%s: %w", input, err)
+			res, runErr := run.Run(cmd.Context(), dev, img, opts)
+			if runErr != nil && res == nil {
+				if input != "" && errors.Is(runErr, run.ErrSpikes) {
+					return fmt.Errorf("%s: %w", input, runErr)
 				}
-				return err
+				return runErr
 			}
+			// A run that failed part way still writes what its completed steps produced.
 			if err := writeResults(res, out, outFmt, cmd.OutOrStdout()); err != nil {
-				return err
+				return errors.Join(runErr, err)
+			}
+			if runErr != nil {
+				return fmt.Errorf("%w (the results of the %d steps that completed were written)", runErr, res.Steps)
 			}
 			if raster != "" {
 				if err := plot.SaveRaster(res, raster); err != nil {
@@ -125,14 +127,14 @@ spike (the payload) after every step, e.g. exc:v:0-9 or exc:a (all neurons). Rep
 			}
 			if out != "" && out != "-" {
 				fmt.Fprintf(cmd.ErrOrStderr(), "ran %d steps on %s — %d output spikes, %d probes; wrote %s\n",
-					steps, uri, len(res.Spikes), len(res.Probes), out)
+					steps, dev, len(res.Spikes), len(res.Probes), out)
 			}
 			return nil
 		},
 	}
 	f := cmd.Flags()
-	f.StringVar(&device, "device", "", "device URI (emu:, emu:unix:PATH, usb:..., pcie:...); default: the first board, else emu:")
-	f.StringVar(&chip, "chip", "prototype", "chip size to map a description onto, and of the emulator: prototype, full or CORESxNEURONS")
+	f.StringVar(&uri, "device", "", "device URI (emu:, emu:unix:PATH, usb:..., pcie:...); default: the first board, else emu:")
+	f.StringVar(&chipSize, "chip", "prototype", "chip size to map a description onto, and of the emulator: prototype, full or CORESxNEURONS")
 	f.IntVar(&steps, "steps", 0, "timesteps to run (required)")
 	f.StringVar(&input, "input", "", "input spikes file (.csv or .json)")
 	f.StringArrayVar(&probes, "probe", nil, "record POPULATION:FIELD[:NEURONS] after every step (repeatable), e.g. exc:v:0-9")
@@ -163,7 +165,7 @@ func writeResults(res *run.Result, out string, f run.Format, stdout io.Writer) e
 }
 
 // loadNetwork reads an image, or a description that it maps onto a chip of the given size.
-func loadNetwork(path string, size emu.Size) (*image.Image, error) {
+func loadNetwork(path string, size chip.Size) (*image.Image, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, fmt.Errorf("run: %w", err)
@@ -187,26 +189,6 @@ func loadNetwork(path string, size emu.Size) (*image.Image, error) {
 		return nil, err
 	}
 	return network.Map(nw, size)
-}
-
-// openDevice opens the chip a URI names: the in-process emulator directly (at the --chip
-// size), anything else through the driver. No URI means the first board found, else the
-// in-process emulator, which is said once on note.
-func openDevice(ctx context.Context, uri string, size emu.Size, note io.Writer) (run.Device, string, error) {
-	uri, err := resolveURI(ctx, uri, note)
-	if err != nil {
-		return nil, "", err
-	}
-	switch uri {
-	case "emu:", "emu":
-		d, err := run.NewEmu(size)
-		return d, "emu:", err
-	}
-	d, err := driver.Open(ctx, uri, driver.Opts{})
-	if err != nil {
-		return nil, "", err
-	}
-	return driver.NewStepper(ctx, d), uri, nil
 }
 
 // progressBar returns a bar on w when w is a terminal, else nil.

@@ -75,7 +75,7 @@ func TestRunHelloMatchesDirect(t *testing.T) {
 		"--probe", "exc:v:0-1", "--out", out, "--raster", raster, "--plot", traces)
 	require.NoError(t, err, stderr)
 	require.Empty(t, stdout)
-	require.Contains(t, stderr, "ran 40 steps on emu: — 38 output spikes, 1 probes; wrote "+out)
+	require.Contains(t, stderr, "ran 40 steps on emu: (in-process emulator, 8×1024) — 38 output spikes, 1 probes; wrote "+out)
 
 	f, err := os.Open(out)
 	require.NoError(t, err)
@@ -186,7 +186,7 @@ func TestRunErrors(t *testing.T) {
 	}{
 		{"no steps", []string{"run", hello}, "run: --steps N is required, at least 1"},
 		{"device", []string{"run", "--device", "usb:1209:0001", hello, "--steps", "1"}, `usb:1209:0001: the usb transport is not implemented yet`},
-		{"chip", []string{"run", hello, "--steps", "1", "--chip", "huge"}, `network: chip size "huge": out of range: want prototype, full or CORESxNEURONS`},
+		{"chip", []string{"run", hello, "--steps", "1", "--chip", "huge"}, `chip: size "huge": bad chip size: want prototype, full or CORESxNEURONS`},
 		{"missing network", []string{"run", filepath.Join(dir, "none.yaml"), "--steps", "1"}, "no such file or directory"},
 		{"invalid network", []string{"run", badNet, "--steps", "1"}, `network: population "exc": const du = 5000 outside [0, 4095] for program lif` + "\n" +
 			`network: population "exc": const vth not given (program lif declares du, dv, vth)`},
@@ -197,7 +197,7 @@ func TestRunErrors(t *testing.T) {
 		{"missing spikes", []string{"run", hello, "--steps", "5", "--input", filepath.Join(dir, "none.csv")}, "run: open "},
 		{"probe syntax", []string{"run", hello, "--steps", "5", "--probe", "exc"}, `run: probe "exc": bad request: 1 parts (want POPULATION:FIELD[:NEURONS], e.g. exc:v:0-9)`},
 		{"probe population", []string{"run", hello, "--steps", "5", "--probe", "inh:v"}, `run: probe inh:v: bad request: no population "inh" (have exc)`},
-		{"probe field", []string{"run", hello, "--steps", "5", "--probe", "exc:w"}, `no field "w": population "exc" has state u, v, and a (input) and spike`},
+		{"probe field", []string{"run", hello, "--steps", "5", "--probe", "exc:w"}, `population "exc": chip: field "w": no such field (state u, v, and a (input) and spike)`},
 		{"probe neuron", []string{"run", hello, "--steps", "5", "--probe", "exc:v:8"}, `neuron 8 outside population "exc" of 8`},
 		{"format", []string{"run", hello, "--steps", "5", "--format", "xml"}, `run: bad request: format "xml", want csv or json`},
 		{"raster format", []string{"run", hello, "--steps", "5", "--raster", "r.gif"}, `unknown picture format "gif" (want .svg or .png`},

@@ -10,10 +10,7 @@ import (
 	"time"
 
 	"github.com/lrchip/lrchip/driver"
-	"github.com/lrchip/lrchip/firmware/image"
-	"github.com/lrchip/lrchip/firmware/isa"
 	"github.com/lrchip/lrchip/firmware/regmap"
-	"github.com/lrchip/lrchip/firmware/syn"
 	"github.com/lrchip/lrchip/internal/conformance"
 )
 
@@ -255,7 +252,8 @@ func bandwidthOut(ctx context.Context, d *driver.Device, o Opts) (Check, error) 
 	return Check{Detail: fmt.Sprintf("%d MiB through CPL as MEM_READ results of %d KiB", total>>20, n>>10), Value: mbs, Unit: "MB/s"}, nil
 }
 
-// vector runs a conformance vector as a network image and compares every value.
+// vector runs a conformance vector on the device through the conformance runner (the same
+// vector → image path as lrctl conformance) and compares every value.
 func vector(ctx context.Context, d *driver.Device, o Opts) (Check, error) {
 	data, name := DefaultVector, "s108_lif.json (built in)"
 	if o.Vector != "" {
@@ -269,133 +267,12 @@ func vector(ctx context.Context, d *driver.Device, o Opts) (Check, error) {
 	if err != nil {
 		return Check{}, fmt.Errorf("%s: %w", name, err)
 	}
-	info := d.Info()
-	img, per, prog, err := VectorImage(v, info.NeuronsPerCore)
-	if err != nil {
+	res := &conformance.Result{File: name}
+	if err := conformance.Run(ctx, d, v, res); err != nil {
 		return Check{}, fmt.Errorf("%s: %w", name, err)
 	}
-	if _, err := d.LoadImage(ctx, img); err != nil {
-		return Check{}, err
+	if res.Total > 0 {
+		return Check{}, fmt.Errorf("%d of %d values differ from Lava's; first: %s", res.Total, res.Compared, res.Mismatches[0])
 	}
-	type probe struct {
-		field string
-		core  int
-	}
-	var probes []probe
-	for c := range img.Cores {
-		n := img.Cores[c].Neurons
-		neurons := make([]int, n)
-		for i := range neurons {
-			neurons[i] = i
-		}
-		for _, f := range v.Fields {
-			kind, idx := driver.ProbeState, 0
-			switch f {
-			case "a_in":
-				kind = driver.ProbeInput
-			case "s":
-				kind = driver.ProbeSpike
-			default:
-				idx = prog.StateIndex(f)
-			}
-			id, err := d.AddProbe(ctx, c, kind, idx, neurons)
-			if err != nil {
-				return Check{}, err
-			}
-			if id != len(probes) {
-				return Check{}, fmt.Errorf("probe %d got index %d", len(probes), id)
-			}
-			probes = append(probes, probe{f, c})
-		}
-	}
-	var in []driver.Spike
-	for k, row := range v.Inputs {
-		for i, p := range row {
-			if p != 0 {
-				in = append(in, driver.Spike{Port: 0, Neuron: i, Payload: p, Timestep: uint64(k + 1)})
-			}
-		}
-	}
-	if err := d.Inject(ctx, in); err != nil {
-		return Check{}, err
-	}
-	if _, err := d.Run(ctx, uint64(v.Steps)); err != nil {
-		return Check{}, err
-	}
-	out, err := d.Read(ctx)
-	if err != nil {
-		return Check{}, err
-	}
-	if want := v.Steps * len(probes); len(out.Probes) != want {
-		return Check{}, fmt.Errorf("%s: %d probe samples, want %d", name, len(out.Probes), want)
-	}
-	compared := 0
-	for _, s := range out.Probes {
-		p := probes[s.Probe]
-		k := int(s.Timestep) - 1
-		if k < 0 || k >= v.Steps {
-			return Check{}, fmt.Errorf("%s: probe sample of step %d", name, s.Timestep)
-		}
-		exp := v.Expect[p.field][k]
-		for j, got := range s.Values {
-			n := p.core*per + j
-			if got != exp[n] {
-				return Check{}, fmt.Errorf("%s: step %d (Lava step %d), neuron %d, %s: expected %d, actual %d", name, k, k+1, n, p.field, exp[n], got)
-			}
-			compared++
-		}
-	}
-	return Check{Detail: fmt.Sprintf("%s: %s, %d steps, %d neurons, %d values equal to Lava's", name, v.Kind, v.Steps, v.NOut, compared)}, nil
-}
-
-// VectorImage builds the network of a conformance vector as a network image, as
-// conformance.Build does for an emu.Chip: the population spread over cores of perCore
-// neurons, one input port, a Dense connection from it to each core, one output port. It
-// returns the image, the neurons per core used and the program.
-func VectorImage(v *conformance.Vector, perCore int) (*image.Image, int, *isa.Program, error) {
-	mode, err := syn.ParseSignMode(v.Params.SignMode)
-	if err != nil {
-		return nil, 0, nil, err
-	}
-	pp := v.Params
-	n, err := conformance.NeuronsOf(v)
-	if err != nil {
-		return nil, 0, nil, err
-	}
-	prog, consts, params, state := n.Program, n.Consts, n.Params, n.State
-	ncores := (v.NOut + perCore - 1) / perCore
-	per := (v.NOut + ncores - 1) / ncores
-	img := &image.Image{Name: "conformance-" + v.Kind, Size: image.Size{Cores: ncores, NeuronsPerCore: max(per, v.NIn)},
-		Inputs: []image.Input{{Name: "in", Size: v.NIn}}}
-	pop := image.Population{Name: "neurons", Size: v.NOut}
-	for c := 0; c < ncores; c++ {
-		lo, hi := c*per, min((c+1)*per, v.NOut)
-		img.Cores = append(img.Cores, image.Core{Index: c, Program: prog, Neurons: hi - lo, Consts: consts,
-			Params: rows(params, lo, hi), State: rows(state, lo, hi)})
-		w := make([]int32, 0, v.NIn*(hi-lo))
-		for i := 0; i < v.NIn; i++ {
-			for n := lo; n < hi; n++ {
-				w = append(w, syn.Effective(v.Weights[n][i], mode, pp.WeightBits))
-			}
-		}
-		img.Conns = append(img.Conns, image.Conn{Name: "in", Kind: image.FromInput, Src: 0, SrcCount: v.NIn,
-			Dst: c, DstCount: hi - lo, Weights: w, SignMode: mode, WeightBits: pp.WeightBits, WeightExp: pp.WeightExp, Graded: v.Graded})
-		pop.Segments = append(pop.Segments, image.Segment{Core: c, Start: 0, Count: hi - lo})
-	}
-	img.Pops = []image.Population{pop}
-	img.Outputs = []image.Output{{Name: "out", Pop: 0, Count: v.NOut}}
-	return img, per, prog, nil
-}
-
-func rows(m [][]int32, lo, hi int) [][]int32 {
-	if m == nil {
-		return nil
-	}
-	out := make([][]int32, len(m))
-	for i, r := range m {
-		if r != nil {
-			out[i] = r[lo:hi]
-		}
-	}
-	return out
+	return Check{Detail: fmt.Sprintf("%s: %s, %d steps, %d neurons, %d values equal to Lava's", name, v.Kind, v.Steps, v.NOut, res.Compared)}, nil
 }

@@ -9,6 +9,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/lrchip/lrchip/driver"
+	_ "github.com/lrchip/lrchip/emu/register" // emu:
 )
 
 func TestValidateTheEmulator(t *testing.T) {

@@ -7,7 +7,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/lrchip/lrchip/emu"
+	"github.com/lrchip/lrchip/chip"
 	"github.com/lrchip/lrchip/firmware/regmap"
 )
 
@@ -26,7 +26,7 @@ var DefaultFirmware = regmap.MakeFWVersion(1, 0, 0)
 
 // Opts configures a board. The zero value is the prototype board with default settings.
 type Opts struct {
-	Size       emu.Size         // chip shape, default emu.Prototype
+	Size       chip.Size        // chip shape, default chip.Prototype
 	Serial     uint64           // serial number, default DefaultSerial
 	Kind       regmap.BoardKind // what BOARD_ID reads, default regmap.BoardEmulator
 	Protocol   regmap.Version   // what PROTO_VERSION reads, default regmap.ProtocolVersion
@@ -57,7 +57,7 @@ var ErrBusy = errors.New("board: a host is attached already")
 // (Serve) runs for one host at a time.
 type Board struct {
 	opts  Opts
-	size  emu.Size
+	size  chip.Size
 	regs  *regFile
 	flash *Flash
 	sens  *sensors
@@ -122,8 +122,8 @@ type flashState struct {
 
 // New makes a board and boots it.
 func New(opts Opts) (*Board, error) {
-	if opts.Size == (emu.Size{}) {
-		opts.Size = emu.Prototype
+	if opts.Size == (chip.Size{}) {
+		opts.Size = chip.Prototype
 	}
 	if opts.Serial == 0 {
 		opts.Serial = DefaultSerial
@@ -191,7 +191,7 @@ func New(opts Opts) (*Board, error) {
 	r.store(regmap.RegCapFeatures, regmap.FeatureGraded|regmap.FeatureProbes|regmap.FeatureFreeRun|regmap.FeatureFlash|
 		regmap.FeatureSensors|regmap.FeatureThrottle|regmap.FeatureSparse|regmap.FeatureMemTest)
 	r.store(regmap.RegCapInstrs, 64)
-	r.store(regmap.RegCapBanks, emu.MaxBanksPerCore)
+	r.store(regmap.RegCapBanks, chip.MaxBanksPerCore)
 	r.store(regmap.RegCapCoreMem, uint32(opts.CoreMem))
 	r.store(regmap.RegCapPayload, uint32(opts.RingCapacity/4))
 	r.store(regmap.RegTemperature, uint32(b.sens.tempMC()))
@@ -234,7 +234,7 @@ func (b *Board) String() string {
 }
 
 // Size returns the chip's shape.
-func (b *Board) Size() emu.Size { return b.size }
+func (b *Board) Size() chip.Size { return b.size }
 
 // Flash returns the board's flash.
 func (b *Board) Flash() *Flash { return b.flash }

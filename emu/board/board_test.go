@@ -12,6 +12,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/lrchip/lrchip/chip"
 	"github.com/lrchip/lrchip/emu"
 	"github.com/lrchip/lrchip/firmware/asm"
 	"github.com/lrchip/lrchip/firmware/image"
@@ -30,7 +31,7 @@ func relayImage(t *testing.T, n int) []byte {
 	for i := 0; i < n; i++ {
 		diag[i*n+i] = 2
 	}
-	img := &image.Image{Name: "relay", Size: image.Size{Cores: 2, NeuronsPerCore: n},
+	img := &image.Image{Name: "relay", Size: chip.Size{Cores: 2, NeuronsPerCore: n},
 		Cores:  []image.Core{{Index: 0, Program: prog, Neurons: n}, {Index: 1, Program: prog, Neurons: n}},
 		Inputs: []image.Input{{Name: "in", Size: n}},
 		Conns: []image.Conn{
@@ -446,7 +447,7 @@ func TestThrottleHysteresisAndPowerLimit(t *testing.T) {
 }
 
 func TestOptsAreChecked(t *testing.T) {
-	for _, o := range []Opts{{CoreMem: 3}, {RingCapacity: 1000}, {Bulk: 100}, {Size: emu.Size{Cores: 1000, NeuronsPerCore: 1}}} {
+	for _, o := range []Opts{{CoreMem: 3}, {RingCapacity: 1000}, {Bulk: 100}, {Size: chip.Size{Cores: 1000, NeuronsPerCore: 1}}} {
 		_, err := New(o)
 		require.Error(t, err, "%+v", o)
 	}

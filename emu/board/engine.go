@@ -10,6 +10,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/lrchip/lrchip/chip"
 	"github.com/lrchip/lrchip/emu"
 	"github.com/lrchip/lrchip/firmware/image"
 	"github.com/lrchip/lrchip/firmware/regmap"
@@ -759,7 +760,7 @@ func (e *engine) install(c regmap.Command, data []byte) {
 	b.net, b.loaded, b.t, b.pending = n, true, 0, nil
 	b.sens.last = emu.Stats{}
 	e.r.store64(regmap.RegTimestepLo, 0)
-	e.complete(c, regmap.ResultOK, regmap.LoadResult{Inputs: uint32(len(n.inputs)), Outputs: uint32(len(n.outputs)), Cores: uint32(n.cores)}.Append(nil))
+	e.complete(c, regmap.ResultOK, regmap.LoadResult{Inputs: uint32(len(n.inputs)), Outputs: uint32(n.outputs), Cores: uint32(n.cores)}.Append(nil))
 }
 
 func (e *engine) memCmd(c regmap.Command) {
@@ -819,12 +820,12 @@ func (e *engine) probeCmd(c regmap.Command) {
 		e.fail(c, regmap.ResultRange, "a probe of %d neurons does not fit a record (at most %d)", len(a.Neurons), max)
 		return
 	}
-	f := emu.Field{Kind: emu.FieldState, Index: int(a.Index)}
+	f := chip.Field{Kind: chip.FieldState, Index: int(a.Index)}
 	switch a.Kind {
 	case regmap.ProbeInput:
-		f = emu.Field{Kind: emu.FieldInput}
+		f = chip.Field{Kind: chip.FieldInput}
 	case regmap.ProbeSpike:
-		f = emu.Field{Kind: emu.FieldSpike}
+		f = chip.Field{Kind: chip.FieldSpike}
 	}
 	neurons := make([]int, len(a.Neurons))
 	for i, n := range a.Neurons {

@@ -22,6 +22,7 @@ import (
 	"math/rand/v2"
 	"runtime"
 
+	"github.com/lrchip/lrchip/chip"
 	"github.com/lrchip/lrchip/emu"
 	"github.com/lrchip/lrchip/firmware/programs"
 	"github.com/lrchip/lrchip/firmware/syn"
@@ -32,7 +33,7 @@ type Opts struct {
 	Neurons int     // default 4000; 80% excitatory
 	P       float64 // connection probability, default 0.02
 	Seed    uint64  // default 1
-	Size    emu.Size
+	Size    chip.Size
 	// Portable runs the pure-Go interpreter instead of the vector kernels.
 	Portable bool
 	// Neighbors, when > 0, connects each core only to itself and the next Neighbors cores
@@ -70,8 +71,8 @@ func Build(o Opts) (*emu.Chip, Info, error) {
 	if o.Seed == 0 {
 		o.Seed = 1
 	}
-	if o.Size == (emu.Size{}) {
-		o.Size = emu.Prototype
+	if o.Size == (chip.Size{}) {
+		o.Size = chip.Prototype
 	}
 	if o.Workers == 0 {
 		o.Workers = 1
@@ -161,8 +162,8 @@ func Build(o Opts) (*emu.Chip, Info, error) {
 // core connected to itself and its next 3 cores with about 80 synapses per neuron — and
 // returns the memory statistics after loading (after a GC), to show it fits.
 func FullChip(workers int) (*emu.Chip, Info, runtime.MemStats, error) {
-	n := emu.Full.Cores * emu.Full.NeuronsPerCore
-	chip, info, err := Build(Opts{Neurons: n, Size: emu.Full, Neighbors: 3, P: 80.0 / (4 * float64(emu.Full.NeuronsPerCore)), Workers: workers})
+	n := chip.Full.Cores * chip.Full.NeuronsPerCore
+	chip, info, err := Build(Opts{Neurons: n, Size: chip.Full, Neighbors: 3, P: 80.0 / (4 * float64(chip.Full.NeuronsPerCore)), Workers: workers})
 	var ms runtime.MemStats
 	if err == nil {
 		runtime.GC()

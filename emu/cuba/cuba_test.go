@@ -3,9 +3,8 @@ package cuba
 import (
 	"testing"
 
+	"github.com/lrchip/lrchip/chip"
 	"github.com/stretchr/testify/require"
-
-	"github.com/lrchip/lrchip/emu"
 )
 
 // TestActivity checks the network does what the benchmark claims: sustained, irregular
@@ -95,7 +94,7 @@ func TestParallelIsBitIdentical(t *testing.T) {
 	}
 	for c := 0; c < 4; c++ {
 		for n := 0; n < 1000; n += 7 {
-			for _, f := range []emu.Field{{Kind: emu.FieldState, Index: 0}, {Kind: emu.FieldState, Index: 1}, {Kind: emu.FieldInput}} {
+			for _, f := range []chip.Field{{Kind: chip.FieldState, Index: 0}, {Kind: chip.FieldState, Index: 1}, {Kind: chip.FieldInput}} {
 				a, err := one.Read(c, f, n)
 				require.NoError(t, err)
 				b, err := many.Read(c, f, n)

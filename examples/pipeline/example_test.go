@@ -13,9 +13,11 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/lrchip/lrchip/chip"
 	"github.com/lrchip/lrchip/emu"
 	"github.com/lrchip/lrchip/network"
 	"github.com/lrchip/lrchip/runtime/gpu"
+	"github.com/lrchip/lrchip/runtime/pipeline"
 	"github.com/lrchip/lrchip/runtime/sched"
 )
 
@@ -86,11 +88,11 @@ connections:
 }
 
 // load maps the description onto a fresh emulator.
-func load(t testing.TB, desc []byte) (*emu.Chip, sched.EmuPorts) {
+func load(t testing.TB, desc []byte) (*emu.Chip, sched.Ports) {
 	t.Helper()
 	n, err := network.Parse(desc, network.YAML)
 	require.NoError(t, err)
-	img, err := network.Map(n, emu.Size{})
+	img, err := network.Map(n, chip.Size{})
 	require.NoError(t, err)
 	c, err := emu.New(emu.Opts{})
 	require.NoError(t, err)
@@ -103,20 +105,26 @@ func load(t testing.TB, desc []byte) (*emu.Chip, sched.EmuPorts) {
 // Training uses other spikes (another seed) than the windows the pipeline runs.
 var training = sched.Patterns{Inputs: inputs, Classes: classes, High: 0.5, Low: 0.05, Seed: 1001}
 
-// counts runs k windows of input p on the chip as the pipeline does and returns each
-// window's counts.
-func counts(t testing.TB, c *emu.Chip, ports sched.EmuPorts, p sched.Patterns, k int) [][]int32 {
-	ec, err := sched.NewEmuChip(c, ports)
-	require.NoError(t, err)
+// counts runs k windows of input p on the chip, step by step as the pipeline's windows
+// are, and returns each window's counts.
+func counts(t testing.TB, c *emu.Chip, ports sched.Ports, p sched.Patterns, k int) [][]int32 {
 	src := p.Source()
-	in := make([][]sched.Spike, window)
+	var in, buf []chip.Spike
 	out := make([][]int32, k)
 	for w := range k {
-		for s := range in {
-			in[s] = src(w, s, in[s][:0])
+		out[w] = make([]int32, ports.Count)
+		for s := range window {
+			for _, sp := range src(w, s, in[:0]) {
+				require.NoError(t, c.Inject(ports.Input, sp.Neuron, sp.Payload))
+			}
+			c.Step()
+			var err error
+			buf, err = c.Output(ports.Output, buf[:0])
+			require.NoError(t, err)
+			for _, sp := range buf {
+				out[w][sp.Neuron]++
+			}
 		}
-		out[w] = make([]int32, ec.Outputs())
-		require.NoError(t, ec.RunWindow(context.Background(), in, out[w]))
 	}
 	return out
 }
@@ -169,7 +177,7 @@ func TestExamplePipeline(t *testing.T) {
 	const windows = 60
 	n, err := network.Load("pipeline.yaml")
 	require.NoError(t, err)
-	img, err := network.Map(n, emu.Size{})
+	img, err := network.Map(n, chip.Size{})
 	require.NoError(t, err)
 	layer, err := gpu.ReadLayerFile("readout.json")
 	require.NoError(t, err)
@@ -184,22 +192,16 @@ func TestExamplePipeline(t *testing.T) {
 		want = append(want, sched.Result{Window: w, Argmax: layer.Apply(row, scores), Scores: scores})
 	}
 
-	chip, err := emu.New(emu.Opts{})
-	require.NoError(t, err)
-	require.NoError(t, chip.LoadImage(img))
-	ports, err = sched.ImagePorts(img, "in", "out")
-	require.NoError(t, err)
-	ec, err := sched.NewEmuChip(chip, ports)
-	require.NoError(t, err)
-	dev, err := gpu.Open(gpu.CPU, gpu.Opts{})
+	dev, err := emu.NewDevice(emu.Opts{})
 	require.NoError(t, err)
 	defer dev.Close()
 	var got []sched.Result
-	p, err := sched.New(ec, dev, layer, sched.Opts{Window: window, Input: patterns.Source(), OnResult: func(r sched.Result) error {
-		r.Latency = 0
-		got = append(got, r)
-		return nil
-	}})
+	p, err := pipeline.New(context.Background(), dev, img, layer, pipeline.Opts{Input: "in", Output: "out", GPU: gpu.CPU,
+		Sched: sched.Opts{Window: window, Input: patterns.Source(), OnResult: func(r sched.Result) error {
+			r.Latency = 0
+			got = append(got, r)
+			return nil
+		}}})
 	require.NoError(t, err)
 	defer p.Close()
 	st, err := p.Run(context.Background(), windows)

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"crypto/sha256"
 	"fmt"
+	"github.com/lrchip/lrchip/chip"
 	"io"
 
 	"github.com/lrchip/lrchip/firmware/isa"
@@ -157,8 +158,8 @@ func Decode(b []byte) (*Image, error) {
 	}
 	d.off = 8
 	img := &Image{}
-	img.Size.Cores = d.num("cores", 1, MaxCores)
-	img.Size.NeuronsPerCore = d.num("neurons per core", 1, MaxNeuronsPerCore)
+	img.Size.Cores = d.num("cores", 1, chip.MaxCores)
+	img.Size.NeuronsPerCore = d.num("neurons per core", 1, chip.MaxNeuronsPerCore)
 	d.num("section count", numSects, numSects)
 	total := d.u32("total length")
 	if d.err == nil && uint64(total) != uint64(len(b)) {
@@ -229,7 +230,7 @@ func Decode(b []byte) (*Image, error) {
 			case SectInputs:
 				var in Input
 				in.Name = d.str("name")
-				in.Size = d.num("size", 1, MaxNeuronsPerCore)
+				in.Size = d.num("size", 1, chip.MaxNeuronsPerCore)
 				img.Inputs = append(img.Inputs, in)
 			case SectConns:
 				img.Conns = append(img.Conns, d.conn())
@@ -262,8 +263,8 @@ func Decode(b []byte) (*Image, error) {
 
 func (d *decoder) core() Core {
 	var c Core
-	c.Index = d.num("index", 0, MaxCores-1)
-	c.Neurons = d.num("neurons", 1, MaxNeuronsPerCore)
+	c.Index = d.num("index", 0, chip.MaxCores-1)
+	c.Neurons = d.num("neurons", 1, chip.MaxNeuronsPerCore)
 	n := d.num("program length", 0, 1<<31-1)
 	if !d.need("program", uint64(n)) {
 		return c
@@ -298,12 +299,12 @@ func (d *decoder) conn() Conn {
 	var c Conn
 	c.Name = d.str("name")
 	c.Kind = SourceKind(d.num("source kind", int(FromCore), int(FromInput)))
-	c.Src = d.num("source", 0, MaxCores-1)
-	c.SrcStart = d.num("source start", 0, MaxNeuronsPerCore-1)
-	c.SrcCount = d.num("source count", 1, MaxNeuronsPerCore)
-	c.Dst = d.num("destination", 0, MaxCores-1)
-	c.DstStart = d.num("destination start", 0, MaxNeuronsPerCore-1)
-	c.DstCount = d.num("destination count", 1, MaxNeuronsPerCore)
+	c.Src = d.num("source", 0, chip.MaxCores-1)
+	c.SrcStart = d.num("source start", 0, chip.MaxNeuronsPerCore-1)
+	c.SrcCount = d.num("source count", 1, chip.MaxNeuronsPerCore)
+	c.Dst = d.num("destination", 0, chip.MaxCores-1)
+	c.DstStart = d.num("destination start", 0, chip.MaxNeuronsPerCore-1)
+	c.DstCount = d.num("destination count", 1, chip.MaxNeuronsPerCore)
 	c.SignMode = syn.SignMode(d.num("sign mode", int(syn.Mixed), int(syn.Inhibitory)))
 	c.WeightBits = d.num("weight bits", 1, syn.MaxWeightBits)
 	at := d.off
@@ -346,7 +347,7 @@ func (d *decoder) conn() Conn {
 func (d *decoder) pop() Population {
 	var p Population
 	p.Name = d.str("name")
-	p.Size = d.num("size", 1, MaxCores*MaxNeuronsPerCore)
+	p.Size = d.num("size", 1, chip.MaxCores*chip.MaxNeuronsPerCore)
 	n := d.num("segments", 1, 1<<31-1)
 	if !d.need("segments", 12*uint64(n)) {
 		return p
@@ -354,9 +355,9 @@ func (d *decoder) pop() Population {
 	p.Segments = make([]Segment, n)
 	for i := range p.Segments {
 		s := &p.Segments[i]
-		s.Core = d.num("segment core", 0, MaxCores-1)
-		s.Start = d.num("segment start", 0, MaxNeuronsPerCore-1)
-		s.Count = d.num("segment count", 1, MaxNeuronsPerCore)
+		s.Core = d.num("segment core", 0, chip.MaxCores-1)
+		s.Start = d.num("segment start", 0, chip.MaxNeuronsPerCore-1)
+		s.Count = d.num("segment count", 1, chip.MaxNeuronsPerCore)
 	}
 	return p
 }

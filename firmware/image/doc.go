@@ -69,7 +69,7 @@
 // and every length against the bytes that remain in its section before anything is allocated
 // (ErrFormat; the message gives the byte offset, the section and record, and the field), and
 // then the rules of Validate (ErrInvalid, *FieldError with the record's offset): sources,
-// destinations and ranges exist, at most MaxBanksPerCore accumulator banks (connections with a
+// destinations and ranges exist, at most chip.MaxBanksPerCore accumulator banks (connections with a
 // negative weight exponent) per core, populations on
 // distinct neurons, unique names. A decoded image can be loaded without further checks.
 package image

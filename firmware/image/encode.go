@@ -162,7 +162,7 @@ func (img *Image) MarshalBinary() ([]byte, error) {
 			for _, v := range c.Index {
 				e.i32(v)
 			}
-			e.i16s(c.Targets) // targets < MaxNeuronsPerCore fit 16 bits
+			e.i16s(c.Targets) // targets < chip.MaxNeuronsPerCore fit 16 bits
 		}
 		e.i16s(c.Weights)
 	}

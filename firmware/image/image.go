@@ -3,6 +3,7 @@ package image
 import (
 	"errors"
 	"fmt"
+	"github.com/lrchip/lrchip/chip"
 	"unicode"
 	"unicode/utf8"
 
@@ -10,18 +11,11 @@ import (
 	"github.com/lrchip/lrchip/firmware/syn"
 )
 
-// Format constants and the chip limits an image is checked against. MaxCores and
-// MaxNeuronsPerCore are the full design's size (emu.Full); MaxBanksPerCore is the number of
-// incoming connections with a negative weight exponent a core accepts (emu.MaxBanksPerCore).
-// A test in emu checks that they agree.
+// Format constants. The chip limits an image is checked against are package chip's.
 const (
-	Magic   = "LRNI"
-	Version = 1
-
-	MaxCores          = 128
-	MaxNeuronsPerCore = 8192
-	MaxBanksPerCore   = 16
-	MaxNameLen        = 255
+	Magic      = "LRNI"
+	Version    = 1
+	MaxNameLen = 255
 )
 
 // Errors. Decode wraps ErrFormat (a malformed image), ErrVersion (a version this package does
@@ -34,20 +28,11 @@ var (
 	ErrInvalid  = errors.New("invalid network image")
 )
 
-// Size is the shape of chip an image needs: at least Cores cores of at least NeuronsPerCore
-// neuron slots each.
-type Size struct {
-	Cores          int
-	NeuronsPerCore int
-}
-
-func (s Size) String() string { return fmt.Sprintf("%d×%d", s.Cores, s.NeuronsPerCore) }
-
 // Image is a network placed on a chip: what the driver loads onto a board. Its encoding is
 // described in the package documentation.
 type Image struct {
 	Name    string       // the network's name (may be empty)
-	Size    Size         // the smallest chip it runs on
+	Size    chip.Size    // the smallest chip it runs on
 	Cores   []Core       // the cores it uses, by ascending Index
 	Inputs  []Input      // input ports; a connection's Src indexes this for FromInput
 	Conns   []Conn       // connections, each occupying one accumulator bank of its Dst core
@@ -271,7 +256,7 @@ func validName(s string) error {
 // CheckNames and gets its constants, parameters and state in the right shapes; every
 // connection's source and destination exist and its ranges lie within them, its weights are
 // effective weights for its sign mode and precision, its sparse index is well formed, and no
-// core has more than MaxBanksPerCore incoming connections with a negative weight exponent;
+// core has more than chip.MaxBanksPerCore incoming connections with a negative weight exponent;
 // population segments lie on cores,
 // do not overlap and add up to the population; names are present and unique within their
 // section; output ports lie within their population. Errors are *FieldError (wrapping
@@ -296,8 +281,8 @@ func (img *Image) validate(offs map[string][]int) error {
 		errs = append(errs, &FieldError{Section: sect, Record: rec, Name: name, Msg: fmt.Sprintf(f, a...), Offset: off})
 	}
 	s := img.Size
-	if s.Cores < 1 || s.Cores > MaxCores || s.NeuronsPerCore < 1 || s.NeuronsPerCore > MaxNeuronsPerCore {
-		add("header", -1, "", "chip size %s outside [1×1, %d×%d]", s, MaxCores, MaxNeuronsPerCore)
+	if s.Check() != nil {
+		add("header", -1, "", "chip size %s outside [1×1, %s]", s, chip.Full)
 		return errors.Join(errs...) // everything below is measured against it
 	}
 	if img.Name != "" {
@@ -375,8 +360,8 @@ func (img *Image) validate(offs map[string][]int) error {
 			continue // adds straight into the dendritic input: no bank
 		}
 		banks[c.Dst]++
-		if banks[c.Dst] == MaxBanksPerCore+1 {
-			add("conns", i, c.Name, "core %d has more than %d incoming connections with a negative weight exponent (accumulator banks)", c.Dst, MaxBanksPerCore)
+		if banks[c.Dst] == chip.MaxBanksPerCore+1 {
+			add("conns", i, c.Name, "core %d has more than %d incoming connections with a negative weight exponent (accumulator banks)", c.Dst, chip.MaxBanksPerCore)
 		}
 	}
 	used := map[int][]Segment{} // per core, the segments claimed so far

@@ -13,6 +13,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/lrchip/lrchip/chip"
 	"github.com/lrchip/lrchip/firmware/image"
 	"github.com/lrchip/lrchip/firmware/isa"
 	"github.com/lrchip/lrchip/firmware/programs"
@@ -27,7 +28,7 @@ func sample() *image.Image {
 	sd := programs.MustGet("sigma_delta")
 	return &image.Image{
 		Name: "sample",
-		Size: image.Size{Cores: 4, NeuronsPerCore: 3},
+		Size: chip.Size{Cores: 4, NeuronsPerCore: 3},
 		Cores: []image.Core{
 			{Index: 0, Program: lif, Neurons: 3, Consts: []int32{100, 200, 10},
 				Params: [][]int32{{1, 2, 3}, nil}, State: [][]int32{{-5, 0, 5}, {7, 8, 9}}},
@@ -55,7 +56,7 @@ func sample() *image.Image {
 
 func minimal() *image.Image {
 	return &image.Image{
-		Size:  image.Size{Cores: 1, NeuronsPerCore: 1},
+		Size:  chip.Size{Cores: 1, NeuronsPerCore: 1},
 		Cores: []image.Core{{Index: 0, Program: &isa.Program{Code: []isa.Instr{{Op: isa.OpSpk, Ra: isa.A}}}, Neurons: 1}},
 		Pops:  []image.Population{{Name: "p", Size: 1, Segments: []image.Segment{{Core: 0, Count: 1}}}},
 	}
@@ -63,7 +64,7 @@ func minimal() *image.Image {
 
 // random builds a valid image with random programs, cores, connections and populations.
 func random(r *rand.Rand) *image.Image {
-	size := image.Size{Cores: 1 + r.IntN(6), NeuronsPerCore: 1 + r.IntN(40)}
+	size := chip.Size{Cores: 1 + r.IntN(6), NeuronsPerCore: 1 + r.IntN(40)}
 	img := &image.Image{Name: fmt.Sprintf("rand%d", r.IntN(100)), Size: size}
 	for c := range size.Cores {
 		if r.IntN(4) == 0 && c > 0 {
@@ -281,7 +282,7 @@ func TestValidate(t *testing.T) {
 		{"effective", func(i *image.Image) { i.Conns[0].Weights[0] = 3 }, "weight 3 (synapse 0) is not an effective MIXED weight of 8 bits (it would load as 2)"},
 		{"conn name", func(i *image.Image) { i.Conns[0].Name = "a\nb" }, "contains a space or control character"},
 		{"banks", func(i *image.Image) {
-			for range image.MaxBanksPerCore + 1 {
+			for range chip.MaxBanksPerCore + 1 {
 				c := i.Conns[3]
 				c.WeightExp = -1
 				i.Conns = append(i.Conns, c)
@@ -315,7 +316,7 @@ func TestValidate(t *testing.T) {
 	// Connections with a weight exponent ≥ 0 add straight into the dendritic input: no bank,
 	// no limit.
 	img := sample()
-	for range 2 * image.MaxBanksPerCore {
+	for range 2 * chip.MaxBanksPerCore {
 		c := img.Conns[3]
 		c.WeightExp = 0
 		img.Conns = append(img.Conns, c)

@@ -267,3 +267,22 @@ func RegisterAt(off uint32) (Register, bool) {
 	}
 	return Register{}, false
 }
+
+// accessOf is Registers' access by word offset, for AccessOf.
+var accessOf = func() (a [BARSize / 4]Access) {
+	for _, r := range Registers {
+		if r.Offset < BARSize {
+			a[r.Offset/4] = r.Access
+		}
+	}
+	return a
+}()
+
+// AccessOf returns the access of the register at off, or 0 where there is none: what a
+// transport needs on every register write, without RegisterAt's search.
+func AccessOf(off uint32) Access {
+	if off%4 != 0 || off >= BARSize {
+		return 0
+	}
+	return accessOf[off/4]
+}

@@ -8,13 +8,22 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/lrchip/lrchip/chip"
+	"github.com/lrchip/lrchip/device"
 	"github.com/lrchip/lrchip/emu"
-
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
 
 const vectors = "../../../shared/vectors"
+
+// emuDevice is the in-process emulator as a device.
+func emuDevice(t testing.TB) device.Device {
+	d, err := emu.NewDevice(emu.Opts{})
+	require.NoError(t, err)
+	t.Cleanup(func() { d.Close() })
+	return d
+}
 
 // TestLavaVectors runs every conformance vector shipped in shared/ on the emulator. These
 // files are the proof of bit-exactness; the test never skips.
@@ -27,7 +36,7 @@ func TestLavaVectors(t *testing.T) {
 		require.NoError(t, err, "the conformance vectors must be at %s", vectors)
 		require.Len(t, files, dir.want, dir.name)
 		for _, f := range files {
-			r := RunFile(context.Background(), f)
+			r := RunFile(context.Background(), emuDevice(t), f)
 			require.NoError(t, r.Err, f)
 			require.Greater(t, r.Compared, 0)
 			if !assert.Zero(t, r.Total, f) {
@@ -55,7 +64,7 @@ func TestMismatchIsReported(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "bad.json")
 	require.NoError(t, os.WriteFile(path, out, 0o644))
 
-	r := RunFile(context.Background(), path)
+	r := RunFile(context.Background(), emuDevice(t), path)
 	require.NoError(t, r.Err)
 	require.Equal(t, 1, r.Total)
 	got := r.Mismatches[0]
@@ -99,13 +108,13 @@ func TestParseVectorRejects(t *testing.T) {
 	}
 }
 
-func TestBuildRejectsBadSignMode(t *testing.T) {
+func TestImageRejectsBadSignMode(t *testing.T) {
 	data, err := os.ReadFile(filepath.Join(vectors, "lava", "s100_lif.json"))
 	require.NoError(t, err)
 	v, err := ParseVector(data)
 	require.NoError(t, err)
 	v.Params.SignMode = "SIDEWAYS"
-	_, _, _, err = Build(v, emu.Prototype)
+	_, err = Image(v, chip.Prototype)
 	require.ErrorContains(t, err, `unknown sign mode "SIDEWAYS"`)
 }
 
@@ -119,7 +128,7 @@ func TestTinyVector(t *testing.T) {
 	v, err := ParseVector([]byte(tinyVector))
 	require.NoError(t, err)
 	res := &Result{File: "tiny"}
-	require.NoError(t, run(context.Background(), v, res))
+	require.NoError(t, Run(context.Background(), emuDevice(t), v, res))
 	require.Zero(t, res.Total, "%v", res.Mismatches)
 }
 
@@ -138,6 +147,6 @@ func FuzzParseVector(f *testing.F) {
 			return // keep each fuzz run quick
 		}
 		res := &Result{}
-		_ = run(context.Background(), v, res)
+		_ = Run(context.Background(), emuDevice(t), v, res)
 	})
 }

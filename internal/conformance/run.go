@@ -1,5 +1,5 @@
-// Package conformance runs Intel Lava's conformance vectors on a chip and compares every value
-// at every step.
+// Package conformance runs Intel Lava's conformance vectors on any device and compares every
+// value at every step.
 package conformance
 
 import (
@@ -11,7 +11,9 @@ import (
 	"sort"
 	"strings"
 
-	"github.com/lrchip/lrchip/emu"
+	"github.com/lrchip/lrchip/chip"
+	"github.com/lrchip/lrchip/device"
+	"github.com/lrchip/lrchip/firmware/image"
 	"github.com/lrchip/lrchip/firmware/isa"
 	"github.com/lrchip/lrchip/firmware/programs"
 	"github.com/lrchip/lrchip/firmware/syn"
@@ -83,8 +85,8 @@ func Files(paths []string) ([]string, error) {
 	return out, nil
 }
 
-// RunFile reads and runs one vector file.
-func RunFile(ctx context.Context, path string) *Result {
+// RunFile reads one vector file and runs it on dev.
+func RunFile(ctx context.Context, dev device.Device, path string) *Result {
 	res := &Result{File: path}
 	data, err := os.ReadFile(path)
 	if err != nil {
@@ -97,64 +99,10 @@ func RunFile(ctx context.Context, path string) *Result {
 		return res
 	}
 	res.Kind, res.Steps, res.Neurons = v.Kind, v.Steps, v.NOut
-	if err := run(ctx, v, res); err != nil {
+	if err := Run(ctx, dev, v, res); err != nil {
 		res.Err = fmt.Errorf("%s: %w", path, err)
 	}
 	return res
-}
-
-// Build configures a chip for a vector: the population spread over as many cores as it needs,
-// one input port, and one Dense connection from the port to each core. It returns the chip,
-// the input port, and the state register each compared field reads (-1 for a_in and s).
-func Build(v *Vector, size emu.Size) (*emu.Chip, int, map[string]int, error) {
-	chip, err := emu.New(emu.Opts{Size: size})
-	if err != nil {
-		return nil, 0, nil, err
-	}
-	mode, err := syn.ParseSignMode(v.Params.SignMode)
-	if err != nil {
-		return nil, 0, nil, err
-	}
-	pp := v.Params
-	n, err := NeuronsOf(v)
-	if err != nil {
-		return nil, 0, nil, err
-	}
-	prog, consts, params, state := n.Program, n.Consts, n.Params, n.State
-	port, err := chip.AddInput(v.NIn)
-	if err != nil {
-		return nil, 0, nil, err
-	}
-	per := size.NeuronsPerCore
-	ncores := (v.NOut + per - 1) / per
-	if ncores > size.Cores {
-		return nil, 0, nil, fmt.Errorf("%d neurons need %d cores of %d, chip has %d: %w", v.NOut, ncores, per, size.Cores, emu.ErrLimit)
-	}
-	for c := 0; c < ncores; c++ {
-		lo, hi := c*per, min((c+1)*per, v.NOut)
-		cfg := emu.CoreConfig{Program: prog, Neurons: hi - lo, Consts: consts,
-			Params: slice(params, lo, hi), State: slice(state, lo, hi)}
-		if err := chip.SetCore(c, cfg); err != nil {
-			return nil, 0, nil, err
-		}
-		w := make([]int32, 0, v.NIn*(hi-lo))
-		for i := 0; i < v.NIn; i++ {
-			for n := lo; n < hi; n++ {
-				w = append(w, v.Weights[n][i])
-			}
-		}
-		err := chip.Connect(emu.Connection{Kind: emu.FromInput, Src: port, SrcCount: v.NIn,
-			Dst: c, DstCount: hi - lo, Weights: w, SignMode: mode,
-			WeightBits: pp.WeightBits, WeightExp: pp.WeightExp, Graded: v.Graded})
-		if err != nil {
-			return nil, 0, nil, err
-		}
-	}
-	regs := map[string]int{}
-	for _, f := range v.Fields {
-		regs[f] = prog.StateIndex(f)
-	}
-	return chip, port, regs, nil
 }
 
 // Neurons is how a vector's neurons are set up on the chip: the standard program that
@@ -219,24 +167,90 @@ func NeuronsOf(v *Vector) (*Neurons, error) {
 	return n, nil
 }
 
+// Image builds a vector's network as a network image for a chip of the given size: the
+// population spread evenly over as few cores as hold it, one input port "in" with a Dense
+// connection to each core, one output port "out" over the whole population. This is the one
+// path from a vector to a chip: the conformance runner, lrctl validate and the mapper tests
+// use it.
+func Image(v *Vector, size chip.Size) (*image.Image, error) {
+	mode, err := syn.ParseSignMode(v.Params.SignMode)
+	if err != nil {
+		return nil, err
+	}
+	pp := v.Params
+	n, err := NeuronsOf(v)
+	if err != nil {
+		return nil, err
+	}
+	if size == (chip.Size{}) {
+		size = chip.Prototype
+	}
+	if v.NIn > size.NeuronsPerCore {
+		return nil, fmt.Errorf("%d inputs need an input port wider than a core of %d neurons", v.NIn, size.NeuronsPerCore)
+	}
+	ncores := (v.NOut + size.NeuronsPerCore - 1) / size.NeuronsPerCore
+	if ncores > size.Cores {
+		return nil, fmt.Errorf("%d neurons need %d cores of %d, the chip has %d", v.NOut, ncores, size.NeuronsPerCore, size.Cores)
+	}
+	per := (v.NOut + ncores - 1) / ncores
+	img := &image.Image{Name: "conformance-" + v.Kind, Size: chip.Size{Cores: ncores, NeuronsPerCore: max(per, v.NIn)},
+		Inputs: []image.Input{{Name: "in", Size: v.NIn}}}
+	pop := image.Population{Name: "neurons", Size: v.NOut}
+	for c := range ncores {
+		lo, hi := c*per, min((c+1)*per, v.NOut)
+		img.Cores = append(img.Cores, image.Core{Index: c, Program: n.Program, Neurons: hi - lo, Consts: n.Consts,
+			Params: slice(n.Params, lo, hi), State: slice(n.State, lo, hi)})
+		w := make([]int32, 0, v.NIn*(hi-lo))
+		for i := range v.NIn {
+			for n := lo; n < hi; n++ {
+				// An image holds weights as the chip keeps them (firmware/image).
+				w = append(w, syn.Effective(v.Weights[n][i], mode, pp.WeightBits))
+			}
+		}
+		img.Conns = append(img.Conns, image.Conn{Name: "in", Kind: image.FromInput, Src: 0, SrcCount: v.NIn,
+			Dst: c, DstCount: hi - lo, Weights: w, SignMode: mode, WeightBits: pp.WeightBits, WeightExp: pp.WeightExp, Graded: v.Graded})
+		pop.Segments = append(pop.Segments, image.Segment{Core: c, Start: 0, Count: hi - lo})
+	}
+	img.Pops = []image.Population{pop}
+	img.Outputs = []image.Output{{Name: "out", Pop: 0, Count: v.NOut}}
+	return img, nil
+}
+
 func slice(m [][]int32, lo, hi int) [][]int32 {
 	if m == nil {
 		return nil
 	}
 	out := make([][]int32, len(m))
 	for i, r := range m {
-		out[i] = r[lo:hi]
+		if r != nil {
+			out[i] = r[lo:hi]
+		}
 	}
 	return out
 }
 
-func run(ctx context.Context, v *Vector, res *Result) error {
-	size := emu.Prototype
-	chip, port, regs, err := Build(v, size)
+// chunk is how many steps Run runs between reads: it bounds the samples held at once.
+const chunk = 1024
+
+// Run runs a vector on a device — its network loaded as Image builds it, a probe on every
+// compared field of every core, the inputs injected ahead — and compares every value at every
+// step, and every effective weight, into res.
+func Run(ctx context.Context, dev device.Device, v *Vector, res *Result) error {
+	img, err := Image(v, dev.Size())
 	if err != nil {
 		return err
 	}
-	mode, _ := syn.ParseSignMode(v.Params.SignMode) // Build checked it
+	return RunImage(ctx, dev, v, img, res)
+}
+
+// RunImage is Run with the vector's network built otherwise (by the mapper from a network
+// description, say): img must have the vector's neurons as population 0 and its input as
+// input port 0.
+func RunImage(ctx context.Context, dev device.Device, v *Vector, img *image.Image, res *Result) error {
+	mode, err := syn.ParseSignMode(v.Params.SignMode)
+	if err != nil {
+		return err
+	}
 	for n, row := range v.Weights {
 		for i, w := range row {
 			res.Compared++
@@ -245,39 +259,85 @@ func run(ctx context.Context, v *Vector, res *Result) error {
 			}
 		}
 	}
-	per := size.NeuronsPerCore
-	for k := 0; k < v.Steps; k++ {
-		if err := ctx.Err(); err != nil {
-			return err
+	if len(img.Pops) == 0 || img.Pops[0].Size != v.NOut || len(img.Inputs) == 0 || img.Inputs[0].Size != v.NIn {
+		return fmt.Errorf("the image does not hold the vector's %d neurons as population 0 and its %d inputs as input 0", v.NOut, v.NIn)
+	}
+	if err := dev.Load(ctx, img); err != nil {
+		return err
+	}
+	type probe struct {
+		field string
+		first int // population neuron of the core's neuron 0
+	}
+	var probes []probe
+	state := img.Core(img.Pops[0].Segments[0].Core).Program.State
+	for _, seg := range img.Locate(0, 0, v.NOut) {
+		neurons := make([]int, seg.Count)
+		for i := range neurons {
+			neurons[i] = seg.Start + i
 		}
-		for i, p := range v.Inputs[k] {
-			if p != 0 {
-				if err := chip.Inject(port, i, p); err != nil {
-					return err
-				}
-			}
-		}
-		chip.Step()
 		for _, f := range v.Fields {
-			field := emu.Field{Kind: emu.FieldState, Index: regs[f]}
+			name := f
 			switch f {
 			case "a_in":
-				field = emu.Field{Kind: emu.FieldInput}
+				name = chip.NameInput
 			case "s":
-				field = emu.Field{Kind: emu.FieldSpike}
+				name = chip.NameSpike
 			}
-			exp := v.Expect[f][k]
-			for n := 0; n < v.NOut; n++ {
-				got, err := chip.Read(n/per, field, n%per)
-				if err != nil {
-					return err
-				}
+			field, err := chip.ParseField(name, state)
+			if err != nil {
+				return err
+			}
+			id, err := dev.AddProbe(ctx, chip.Probe{Core: seg.Core, Field: field, Neurons: neurons})
+			if err != nil {
+				return err
+			}
+			if id != len(probes) {
+				return fmt.Errorf("probe %d got index %d", len(probes), id)
+			}
+			probes = append(probes, probe{f, seg.Offset})
+		}
+	}
+	var in []chip.Spike
+	for k, row := range v.Inputs {
+		for i, p := range row {
+			if p != 0 {
+				in = append(in, chip.Spike{Step: uint64(k + 1), Port: 0, Neuron: i, Payload: p})
+			}
+		}
+	}
+	if err := dev.Inject(ctx, in); err != nil {
+		return err
+	}
+	var out chip.Output
+	for done := 0; done < v.Steps; {
+		n := min(chunk, v.Steps-done)
+		if err := dev.Run(ctx, n); err != nil {
+			return err
+		}
+		out.Reset()
+		if err := dev.Read(ctx, &out); err != nil {
+			return err
+		}
+		if want := n * len(probes); len(out.Samples) != want {
+			return fmt.Errorf("steps %d-%d: %d probe samples, want %d", done+1, done+n, len(out.Samples), want)
+		}
+		for _, s := range out.Samples {
+			k := int(s.Step) - 1
+			if s.Probe < 0 || s.Probe >= len(probes) || k < done || k >= done+n {
+				return fmt.Errorf("a sample of probe %d, step %d, in steps %d-%d", s.Probe, s.Step, done+1, done+n)
+			}
+			p := probes[s.Probe]
+			exp := v.Expect[p.field][k]
+			for j, got := range s.Values {
+				n := p.first + j
 				res.Compared++
 				if got != exp[n] {
-					res.add(Mismatch{File: res.File, Step: k, Neuron: n, Field: f, Expected: exp[n], Actual: got})
+					res.add(Mismatch{File: res.File, Step: k, Neuron: n, Field: p.field, Expected: exp[n], Actual: got})
 				}
 			}
 		}
+		done += n
 	}
 	return nil
 }

@@ -8,7 +8,8 @@ import (
 	"sort"
 	"strings"
 
-	"github.com/lrchip/lrchip/emu"
+	"github.com/lrchip/lrchip/chip"
+	"github.com/lrchip/lrchip/device"
 	"github.com/lrchip/lrchip/firmware/image"
 )
 
@@ -19,45 +20,20 @@ var (
 	ErrDevice = errors.New("device error")     // the device failed
 )
 
-// Device is what Run needs of a chip: the in-process emulator (Emu) today, a board through
-// the driver later. Ports, cores and neurons are the chip's: input port i is the image's input
-// i, and output ports are the image's output blocks in order (image.Image.OutputBlocks), as
-// emu.Chip.LoadImage numbers them.
-type Device interface {
-	LoadImage(img *image.Image) error
-	Inject(port, neuron int, payload int32) error
-	Step() error
-	Output(port int, dst []emu.Spike) ([]emu.Spike, error)
-	AddProbe(core int, f emu.Field, neurons []int) (int, error)
-	ProbeData(probe int) ([][]int32, error)
-	Close() error
-}
-
-// Emu is the in-process emulator as a Device.
-type Emu struct{ *emu.Chip }
-
-// NewEmu returns an emulated chip of the given size (zero: the prototype).
-func NewEmu(size emu.Size) (*Emu, error) {
-	c, err := emu.New(emu.Opts{Size: size})
-	if err != nil {
-		return nil, err
-	}
-	return &Emu{c}, nil
-}
-
-// Step runs one timestep.
-func (e *Emu) Step() error { e.Chip.Step(); return nil }
-
-// Close does nothing: the emulator holds only memory.
-func (e *Emu) Close() error { return nil }
-
 // Options say what to run.
 type Options struct {
 	Steps    int            // timesteps to run, at least 1
 	Inputs   []Spike        // input spikes, by input port name; any order
 	Probes   []ProbeSpec    // fields to record after every step
-	Progress func(done int) // called after each step, when set
+	Progress func(done int) // called with the steps done so far, when set
+	// Chunk is how many steps run between reads of the device's output: longer chunks make
+	// fewer round trips to a device in another process, shorter ones report progress more
+	// often. Default DefaultChunk.
+	Chunk int
 }
+
+// DefaultChunk is Options.Chunk's default.
+const DefaultChunk = 4096
 
 // Port describes an output port of the result.
 type Port struct {
@@ -91,20 +67,24 @@ type Result struct {
 
 type probeSlot struct {
 	trace int
-	id    int   // device probe
 	pos   []int // positions in the trace of the device probe's neurons
 }
 
-// Run loads the image onto the device (which must be blank), checks the input spikes and
-// probes against it, runs opts.Steps steps — injecting each step's input spikes before it —
-// and collects the output spikes and probes. Errors about the inputs or probes wrap ErrSpikes
-// or ErrUsage and come before anything runs; device errors wrap ErrDevice. The context is
-// checked between steps.
-func Run(ctx context.Context, dev Device, img *image.Image, opts Options) (*Result, error) {
+// Run loads the image onto the device, checks the input spikes and probes against it,
+// injects the input spikes ahead, runs opts.Steps steps in chunks and collects the output
+// spikes and probes. Errors about the inputs or probes wrap ErrSpikes or ErrUsage and come
+// before anything runs; device errors wrap ErrDevice. When the device fails or ctx ends
+// during the run, Run returns the result of the steps that completed (Steps says how many)
+// with the error, so that nothing already computed is lost.
+func Run(ctx context.Context, dev device.Device, img *image.Image, opts Options) (*Result, error) {
 	if opts.Steps < 1 {
 		return nil, fmt.Errorf("run: %w: %d steps, want at least 1", ErrUsage, opts.Steps)
 	}
-	byStep, err := schedule(img, opts)
+	chunk := opts.Chunk
+	if chunk <= 0 {
+		chunk = DefaultChunk
+	}
+	in, err := schedule(img, opts)
 	if err != nil {
 		return nil, err
 	}
@@ -112,90 +92,108 @@ func Run(ctx context.Context, dev Device, img *image.Image, opts Options) (*Resu
 	if err != nil {
 		return nil, err
 	}
-	if err := dev.LoadImage(img); err != nil {
+	if err := dev.Load(ctx, img); err != nil {
 		return nil, fmt.Errorf("run: %w: %w", ErrDevice, err)
 	}
-	res := &Result{Network: img.Name, Steps: opts.Steps, Outputs: []Port{}, Spikes: []Spike{}, Probes: []Trace{}}
-	type outBlock struct {
-		port int
-		off  int
-	}
-	var blocks []outBlock // by chip output port
-	for i, o := range img.Outputs {
+	res := &Result{Network: img.Name, Outputs: []Port{}, Spikes: []Spike{}, Probes: []Trace{}}
+	for _, o := range img.Outputs {
 		res.Outputs = append(res.Outputs, Port{Name: o.Name, Population: img.Pops[o.Pop].Name, Start: o.Start, Count: o.Count})
-		for _, b := range img.OutputBlocks(i) {
-			blocks = append(blocks, outBlock{port: i, off: b.Offset})
-		}
 	}
 	var slots []probeSlot
 	for ti, t := range traces {
-		res.Probes = append(res.Probes, Trace{Population: t.spec.Population, Field: t.spec.Field, Neurons: t.neurons})
+		res.Probes = append(res.Probes, Trace{Population: t.spec.Population, Field: t.spec.Field, Neurons: t.neurons, Values: [][]int32{}})
 		for _, core := range t.order {
-			id, err := dev.AddProbe(core, t.field, t.local[core])
+			id, err := dev.AddProbe(ctx, chip.Probe{Core: core, Field: t.field, Neurons: t.local[core]})
 			if err != nil {
 				return nil, fmt.Errorf("run: %w: probe %s: %w", ErrDevice, t.spec, err)
 			}
-			slots = append(slots, probeSlot{trace: ti, id: id, pos: t.pos[core]})
+			if id != len(slots) {
+				return nil, fmt.Errorf("run: %w: probe %s: the device numbered it %d, want %d", ErrDevice, t.spec, id, len(slots))
+			}
+			slots = append(slots, probeSlot{trace: ti, pos: t.pos[core]})
 		}
 	}
-	var buf []emu.Spike
-	for step := 1; step <= opts.Steps; step++ {
-		if err := ctx.Err(); err != nil {
-			return nil, fmt.Errorf("run: step %d: %w", step, err)
-		}
-		for _, s := range byStep[step] {
-			if err := dev.Inject(s.port, s.neuron, s.payload); err != nil {
-				return nil, fmt.Errorf("run: %w: step %d: %w", ErrDevice, step, err)
-			}
-		}
-		if err := dev.Step(); err != nil {
-			return nil, fmt.Errorf("run: %w: step %d: %w", ErrDevice, step, err)
-		}
-		for cp, b := range blocks {
-			if buf, err = dev.Output(cp, buf[:0]); err != nil {
-				return nil, fmt.Errorf("run: %w: step %d: %w", ErrDevice, step, err)
-			}
-			name := img.Outputs[b.port].Name
-			for _, s := range buf {
-				res.Spikes = append(res.Spikes, Spike{Step: step, Port: name, Neuron: b.off + int(s.Neuron), Payload: s.Payload})
-			}
-		}
-		if opts.Progress != nil {
-			opts.Progress(step)
-		}
+	if err := dev.Inject(ctx, in); err != nil {
+		return nil, fmt.Errorf("run: %w: %w", ErrDevice, err)
 	}
-	for _, sl := range slots {
-		rows, err := dev.ProbeData(sl.id)
+	var out chip.Output
+	for done := 0; done < opts.Steps; {
+		n := min(chunk, opts.Steps-done)
+		runErr := dev.Run(ctx, n)
+		out.Reset()
+		readErr := dev.Read(ctx, &out)
+		// What the device emitted counts even when it failed: keep the steps that completed.
+		got, err := res.collect(img, &out, slots, done)
+		if err == nil {
+			err = runErr
+		}
+		if err == nil {
+			err = readErr
+		}
 		if err != nil {
-			return nil, fmt.Errorf("run: %w: probe %s: %w", ErrDevice, traces[sl.trace].spec, err)
+			if len(slots) == 0 {
+				// Without probes, the device's clock says how far it got.
+				got = max(got, min(int(dev.Time()), done+n))
+			}
+			res.Steps = got
+			if ctx.Err() != nil {
+				return res, fmt.Errorf("run: after step %d: %w", got, ctx.Err())
+			}
+			return res, fmt.Errorf("run: %w: steps %d-%d: %w", ErrDevice, done+1, done+n, err)
 		}
-		tr := &res.Probes[sl.trace]
-		if tr.Values == nil {
-			tr.Values = make([][]int32, len(rows))
-			for i := range tr.Values {
-				tr.Values[i] = make([]int32, len(tr.Neurons))
-			}
-		}
-		for i, row := range rows {
-			if i >= len(tr.Values) || len(row) != len(sl.pos) {
-				return nil, fmt.Errorf("run: %w: probe %s returned %d rows of %d, want %d of %d", ErrDevice, traces[sl.trace].spec, len(rows), len(row), len(tr.Values), len(sl.pos))
-			}
-			for j, v := range row {
-				tr.Values[i][sl.pos[j]] = v
-			}
+		done += n
+		res.Steps = done
+		if opts.Progress != nil {
+			opts.Progress(done)
 		}
 	}
 	return res, nil
 }
 
-type injection struct {
-	port, neuron int
-	payload      int32
+// collect adds a chunk's output to the result and returns the last step it holds complete:
+// every step for which each probe has its sample (with no probes, the last spike's step,
+// at least done).
+func (r *Result) collect(img *image.Image, out *chip.Output, slots []probeSlot, done int) (int, error) {
+	for _, s := range out.Spikes {
+		if s.Port < 0 || s.Port >= len(img.Outputs) || s.Neuron < 0 || s.Neuron >= img.Outputs[s.Port].Count || s.Step <= uint64(done) {
+			return done, fmt.Errorf("run: %w: the device sent a spike on output %d, neuron %d, step %d", ErrDevice, s.Port, s.Neuron, s.Step)
+		}
+		r.Spikes = append(r.Spikes, Spike{Step: int(s.Step), Port: img.Outputs[s.Port].Name, Neuron: s.Neuron, Payload: s.Payload})
+	}
+	complete := done
+	if len(slots) == 0 {
+		if n := len(out.Spikes); n > 0 {
+			complete = int(out.Spikes[n-1].Step)
+		}
+	}
+	seen := make([]int, len(slots))
+	for _, s := range out.Samples {
+		if s.Probe < 0 || s.Probe >= len(slots) || len(s.Values) != len(slots[s.Probe].pos) || s.Step != uint64(done+seen[s.Probe]+1) {
+			return done, fmt.Errorf("run: %w: the device sent a sample of probe %d, step %d, with %d values", ErrDevice, s.Probe, s.Step, len(s.Values))
+		}
+		seen[s.Probe]++
+		sl := slots[s.Probe]
+		tr := &r.Probes[sl.trace]
+		k := int(s.Step) - 1
+		for len(tr.Values) <= k {
+			tr.Values = append(tr.Values, make([]int32, len(tr.Neurons)))
+		}
+		for j, v := range s.Values {
+			tr.Values[k][sl.pos[j]] = v
+		}
+	}
+	if len(slots) > 0 {
+		complete = done + slices.Min(seen)
+		for i := range r.Probes {
+			r.Probes[i].Values = r.Probes[i].Values[:min(len(r.Probes[i].Values), complete)]
+		}
+	}
+	return complete, nil
 }
 
-// schedule checks the input spikes and groups them by step.
-func schedule(img *image.Image, opts Options) (map[int][]injection, error) {
-	out := map[int][]injection{}
+// schedule checks the input spikes and returns them for the device, in step order.
+func schedule(img *image.Image, opts Options) ([]chip.Spike, error) {
+	var out []chip.Spike
 	for i, s := range opts.Inputs {
 		bad := func(f string, a ...any) error {
 			return fmt.Errorf("run: %w: spike %d (step %d, port %q, neuron %d): %s", ErrSpikes, i+1, s.Step, s.Port, s.Neuron, fmt.Sprintf(f, a...))
@@ -209,8 +207,9 @@ func schedule(img *image.Image, opts Options) (map[int][]injection, error) {
 		case s.Neuron < 0 || s.Neuron >= img.Inputs[p].Size:
 			return nil, bad("neuron outside [0, %d) of the port", img.Inputs[p].Size)
 		}
-		out[s.Step] = append(out[s.Step], injection{port: p, neuron: s.Neuron, payload: s.Payload})
+		out = append(out, chip.Spike{Step: uint64(s.Step), Port: p, Neuron: s.Neuron, Payload: s.Payload})
 	}
+	slices.SortStableFunc(out, func(a, b chip.Spike) int { return int(a.Step) - int(b.Step) })
 	return out, nil
 }
 
@@ -231,7 +230,7 @@ func names(what string, l []string) string {
 
 type resolved struct {
 	spec    ProbeSpec
-	field   emu.Field
+	field   chip.Field
 	neurons []int
 	order   []int         // cores, in order of first use
 	local   map[int][]int // per core, the core neurons to probe
@@ -255,18 +254,11 @@ func resolveProbes(img *image.Image, specs []ProbeSpec) ([]resolved, error) {
 		pop := img.Pops[pi]
 		prog := img.Core(pop.Segments[0].Core).Program
 		r := resolved{spec: sp, local: map[int][]int{}, pos: map[int][]int{}}
-		switch sp.Field {
-		case "a", "input":
-			r.field = emu.Field{Kind: emu.FieldInput}
-		case "spike":
-			r.field = emu.Field{Kind: emu.FieldSpike}
-		default:
-			k := prog.StateIndex(sp.Field)
-			if k < 0 {
-				return nil, bad("no field %q: population %q has state %s, and a (input) and spike", sp.Field, pop.Name, strings.Join(prog.State, ", "))
-			}
-			r.field = emu.Field{Kind: emu.FieldState, Index: k}
+		f, err := chip.ParseField(sp.Field, prog.State)
+		if err != nil {
+			return nil, bad("population %q: %v", pop.Name, err)
 		}
+		r.field = f
 		r.neurons = sp.Neurons
 		if r.neurons == nil {
 			r.neurons = make([]int, pop.Size)

@@ -11,6 +11,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/lrchip/lrchip/chip"
 	"github.com/lrchip/lrchip/emu"
 	"github.com/lrchip/lrchip/firmware/image"
 	"github.com/lrchip/lrchip/network"
@@ -143,7 +144,7 @@ func relayNet(t *testing.T) *image.Image {
 				{0, 0, 0, 0, 0}, {0, 0, 0, 0, 0}})}},
 		Outputs: []network.Output{{Name: "tail", Population: "r", Start: 1}},
 	}
-	img, err := network.Map(n, emu.Size{Cores: 4, NeuronsPerCore: 5})
+	img, err := network.Map(n, chip.Size{Cores: 4, NeuronsPerCore: 5})
 	require.NoError(t, err)
 	require.Len(t, img.Cores, 2)
 	return img
@@ -151,19 +152,26 @@ func relayNet(t *testing.T) *image.Image {
 
 func TestRun(t *testing.T) {
 	img := relayNet(t)
-	dev, err := run.NewEmu(emu.Size{Cores: 4, NeuronsPerCore: 8})
-	require.NoError(t, err)
-	defer dev.Close()
+	dev := newEmu(t, chip.Size{Cores: 4, NeuronsPerCore: 8})
 	var progress []int
-	res, err := run.Run(context.Background(), dev, img, run.Options{
+	opts := run.Options{
 		Steps: 4,
 		Inputs: []run.Spike{{Step: 2, Port: "in", Neuron: 4, Payload: 10}, {Step: 1, Port: "in", Neuron: 0, Payload: 7},
 			{Step: 1, Port: "in", Neuron: 3, Payload: -1}, {Step: 3, Port: "in", Neuron: 1, Payload: 1}},
 		Probes:   []run.ProbeSpec{{Population: "r", Field: "last", Neurons: []int{4, 0}}, {Population: "r", Field: "a"}},
 		Progress: func(s int) { progress = append(progress, s) },
-	})
+		Chunk:    1,
+	}
+	res, err := run.Run(context.Background(), dev, img, opts)
 	require.NoError(t, err)
 	require.Equal(t, []int{1, 2, 3, 4}, progress)
+	// Chunks of any length give the same result.
+	for _, chunk := range []int{3, 4, 100} {
+		opts.Chunk, opts.Progress = chunk, nil
+		again, err := run.Run(context.Background(), dev, img, opts)
+		require.NoError(t, err)
+		require.Equal(t, res, again, "chunk %d", chunk)
+	}
 	require.Equal(t, "relay", res.Network)
 	require.Equal(t, []run.Port{{Name: "tail", Population: "r", Start: 1, Count: 6}}, res.Outputs)
 	// Injected in step s, seen in step s+1: neuron 3 (port neuron 2) gets -1·4, neuron 4 (port
@@ -217,48 +225,78 @@ func TestRunErrors(t *testing.T) {
 		{"probe pop", run.Options{Steps: 1, Probes: []run.ProbeSpec{{Population: "x", Field: "v"}}}, run.ErrUsage,
 			`run: probe x:v: bad request: no population "x" (have r)`},
 		{"probe field", run.Options{Steps: 1, Probes: []run.ProbeSpec{{Population: "r", Field: "v"}}}, run.ErrUsage,
-			`no field "v": population "r" has state last, and a (input) and spike`},
+			`population "r": chip: field "v": no such field (state last, and a (input) and spike)`},
 		{"probe neuron", run.Options{Steps: 1, Probes: []run.ProbeSpec{{Population: "r", Field: "spike", Neurons: []int{7}}}}, run.ErrUsage,
 			`neuron 7 outside population "r" of 7`},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			dev, err := run.NewEmu(emu.Size{})
-			require.NoError(t, err)
-			_, err = run.Run(context.Background(), dev, relayNet(t), c.opts)
+			_, err := run.Run(context.Background(), newEmu(t, chip.Size{}), relayNet(t), c.opts)
 			require.ErrorIs(t, err, c.is)
 			require.ErrorContains(t, err, c.want)
 		})
 	}
 
 	// The device refuses the image: a chip too small.
-	dev, err := run.NewEmu(emu.Size{Cores: 1, NeuronsPerCore: 8})
-	require.NoError(t, err)
-	_, err = run.Run(context.Background(), dev, relayNet(t), run.Options{Steps: 1})
+	_, err := run.Run(context.Background(), newEmu(t, chip.Size{Cores: 1, NeuronsPerCore: 8}), relayNet(t), run.Options{Steps: 1})
 	require.ErrorIs(t, err, run.ErrDevice)
 	require.ErrorIs(t, err, emu.ErrLimit)
 	require.ErrorContains(t, err, "it needs a 2×5 chip, this one is 1×8")
 
 	// Cancelled.
-	dev, err = run.NewEmu(emu.Size{})
-	require.NoError(t, err)
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	_, err = run.Run(ctx, dev, relayNet(t), run.Options{Steps: 1})
+	_, err = run.Run(ctx, newEmu(t, chip.Size{}), relayNet(t), run.Options{Steps: 1})
 	require.ErrorIs(t, err, context.Canceled)
 }
 
-// failing is a device whose every call after LoadImage fails.
-type failing struct{ *run.Emu }
-
-func (failing) Step() error { return errors.New("link down") }
-
-func TestRunDeviceError(t *testing.T) {
-	e, err := run.NewEmu(emu.Size{})
+func newEmu(t *testing.T, size chip.Size) *emu.Device {
+	d, err := emu.NewDevice(emu.Opts{Size: size})
 	require.NoError(t, err)
-	_, err = run.Run(context.Background(), failing{e}, relayNet(t), run.Options{Steps: 3})
+	t.Cleanup(func() { d.Close() })
+	return d
+}
+
+// failing is a device that fails once it has run `after` steps.
+type failing struct {
+	*emu.Device
+	after int
+}
+
+func (f *failing) Run(ctx context.Context, n int) error {
+	left := f.after - int(f.Time())
+	if err := f.Device.Run(ctx, min(n, left)); err != nil {
+		return err
+	}
+	if n > left {
+		return errors.New("link down")
+	}
+	return nil
+}
+
+// A run that fails keeps what the completed steps produced.
+func TestRunDeviceErrorKeepsOutput(t *testing.T) {
+	img := relayNet(t)
+	opts := run.Options{Steps: 10, Chunk: 4,
+		Inputs: []run.Spike{{Step: 1, Port: "in", Neuron: 3, Payload: 1}, {Step: 5, Port: "in", Neuron: 4, Payload: 2}, {Step: 8, Port: "in", Neuron: 4, Payload: 3}},
+		Probes: []run.ProbeSpec{{Population: "r", Field: "a"}}}
+	whole, err := run.Run(context.Background(), newEmu(t, chip.Size{}), img, opts)
+	require.NoError(t, err)
+
+	res, err := run.Run(context.Background(), &failing{newEmu(t, chip.Size{}), 6}, img, opts)
 	require.ErrorIs(t, err, run.ErrDevice)
-	require.EqualError(t, err, "run: device error: step 1: link down")
+	require.EqualError(t, err, "run: device error: steps 5-8: link down")
+	require.Equal(t, 6, res.Steps)
+	require.Len(t, res.Probes[0].Values, 6)
+	require.Equal(t, whole.Probes[0].Values[:6], res.Probes[0].Values)
+	require.Equal(t, []run.Spike{{Step: 2, Port: "tail", Neuron: 2, Payload: 4}, {Step: 6, Port: "tail", Neuron: 3, Payload: 10}}, res.Spikes)
+	require.Equal(t, whole.Spikes[:2], res.Spikes)
+
+	// Without probes, the device's clock says how far it got.
+	opts.Probes = nil
+	res, err = run.Run(context.Background(), &failing{newEmu(t, chip.Size{}), 7}, img, opts)
+	require.ErrorIs(t, err, run.ErrDevice)
+	require.Equal(t, 7, res.Steps)
 }
 
 func FuzzParseSpikes(f *testing.F) {

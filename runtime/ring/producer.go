@@ -205,6 +205,9 @@ func (p *Producer) TryReserve(typ uint16, n int) ([]byte, error) {
 	return p.reserveAt(typ, n), nil
 }
 
+// MaxPayload is the largest payload one record of this ring can carry.
+func (p *Producer) MaxPayload() int { return int(min(p.cap, 1<<32-RecordAlign)) - RecordHeaderSize }
+
 // Commit completes the reserved record. It becomes visible to the consumer
 // at the next Publish. Commit panics if no record is reserved; on a closed
 // producer it does nothing.

@@ -32,9 +32,7 @@ func TestPipelineCUDAMatchesDirect(t *testing.T) {
 		noLeaks(t)
 		const windows, window = 40, 10
 		want := direct(t, windows, window)
-		chip, ports := testNetwork(t)
-		ec, err := NewEmuChip(chip, ports)
-		require.NoError(t, err)
+		ec := testChip(t)
 		var col collector
 		p, err := New(ec, dev, layer(), Opts{Window: window, Depth: depth, Input: input, OnResult: col.add})
 		require.NoError(t, err)
@@ -68,9 +66,7 @@ func TestPipelineFakeDriver(t *testing.T) {
 	noLeaks(t)
 	const windows, window = 30, 7
 	want := direct(t, windows, window)
-	chip, ports := testNetwork(t)
-	ec, err := NewEmuChip(chip, ports)
-	require.NoError(t, err)
+	ec := testChip(t)
 	var col collector
 	p, err := New(ec, dev, layer(), Opts{Window: window, Depth: 3, Input: input, OnResult: col.add})
 	require.NoError(t, err)

@@ -7,6 +7,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/lrchip/lrchip/chip"
 	"github.com/lrchip/lrchip/emu"
 	"github.com/lrchip/lrchip/network"
 	"github.com/lrchip/lrchip/runtime/gpu"
@@ -31,15 +32,13 @@ outputs:
 func TestImagePortsAcrossCores(t *testing.T) {
 	n, err := network.Parse([]byte(wideNet), network.YAML)
 	require.NoError(t, err)
-	img, err := network.Map(n, emu.Size{})
+	img, err := network.Map(n, chip.Size{})
 	require.NoError(t, err)
 	require.Greater(t, len(img.OutputBlocks(1)), 1, "the test needs an output over several cores")
 
 	ports, err := ImagePorts(img, "in", "wide")
 	require.NoError(t, err)
-	require.Equal(t, 1, ports.Input)
-	require.Len(t, ports.Outputs, len(img.OutputBlocks(1)))
-	require.Equal(t, 1, ports.Outputs[0].Port, "chip port 0 is the output mids")
+	require.Equal(t, Ports{Input: 1, Output: 1, Count: 1300}, ports)
 	_, err = ImagePorts(img, "nope", "")
 	require.ErrorIs(t, err, ErrConfig)
 	_, err = ImagePorts(img, "", "nope")
@@ -52,13 +51,13 @@ func TestImagePortsAcrossCores(t *testing.T) {
 	}
 	src := Patterns{Inputs: 8, Classes: 2, High: 0.6, Low: 0.1, Seed: 4}.Source()
 
-	// Direct: per-population neuron counts from the chip's ports, through the image's blocks.
+	// Direct: per-population neuron counts from the chip, through the image's blocks.
 	direct, err := emu.New(emu.Opts{})
 	require.NoError(t, err)
 	require.NoError(t, direct.LoadImage(img))
 	var want []Result
-	var buf []emu.Spike
-	var in []Spike
+	pop := img.Pop("out")
+	var in []chip.Spike
 	for w := range 4 {
 		counts := make([]int32, 1300)
 		for s := range 20 {
@@ -66,25 +65,21 @@ func TestImagePortsAcrossCores(t *testing.T) {
 				require.NoError(t, direct.Inject(1, int(sp.Neuron), 1))
 			}
 			direct.Step()
-			port := len(img.OutputBlocks(0))
-			for _, b := range img.OutputBlocks(1) {
-				buf, err = direct.Output(port, buf[:0])
-				require.NoError(t, err)
-				for _, sp := range buf {
-					counts[b.Offset+int(sp.Neuron)]++
+			for _, b := range img.Locate(pop, 100, 1300) {
+				for i := range b.Count {
+					p, err := direct.Read(b.Core, chip.Field{Kind: chip.FieldSpike}, b.Start+i)
+					require.NoError(t, err)
+					if p != 0 {
+						counts[b.Offset+i]++
+					}
 				}
-				port++
 			}
 		}
 		scores := make([]int64, 3)
 		want = append(want, Result{Window: w, Argmax: l.Apply(counts, scores), Scores: scores})
 	}
 
-	chip, err := emu.New(emu.Opts{})
-	require.NoError(t, err)
-	require.NoError(t, chip.LoadImage(img))
-	ec, err := NewEmuChip(chip, ports)
-	require.NoError(t, err)
+	ec := loadChip(t, img, ports)
 	require.Equal(t, 1300, ec.Outputs())
 	var col collector
 	p := newPipelineLayer(t, ec, cpuDevice(t), l, Opts{Window: 20, Depth: 2, Input: src, OnResult: col.add})

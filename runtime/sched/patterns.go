@@ -3,6 +3,8 @@ package sched
 import (
 	"fmt"
 	"math"
+
+	"github.com/lrchip/lrchip/chip"
 )
 
 // Patterns is a labelled test input: window w shows class w mod Classes. Input neuron i
@@ -36,7 +38,7 @@ func (p Patterns) Class(w int) int { return w % p.Classes }
 // Source returns the spikes as a Source (binary spikes, payload 1).
 func (p Patterns) Source() Source {
 	hi, lo := threshold(p.High), threshold(p.Low)
-	return func(w, s int, dst []Spike) []Spike {
+	return func(w, s int, dst []chip.Spike) []chip.Spike {
 		c := p.Class(w)
 		for i := range p.Inputs {
 			t := lo
@@ -44,7 +46,7 @@ func (p Patterns) Source() Source {
 				t = hi
 			}
 			if mix(p.Seed, uint64(w), uint64(s), uint64(i)) < t {
-				dst = append(dst, Spike{Neuron: int32(i), Payload: 1})
+				dst = append(dst, chip.Spike{Neuron: i, Payload: 1})
 			}
 		}
 		return dst

@@ -11,6 +11,7 @@ import (
 	"time"
 	"unsafe"
 
+	"github.com/lrchip/lrchip/chip"
 	"github.com/lrchip/lrchip/runtime/gpu"
 	"github.com/lrchip/lrchip/runtime/ring"
 )
@@ -36,7 +37,7 @@ const (
 )
 
 // Source gives the input spikes of step s (0-based) of window w, appended to dst.
-type Source func(w, s int, dst []Spike) []Spike
+type Source func(w, s int, dst []chip.Spike) []chip.Spike
 
 // Opts configures a pipeline. The zero value gives the documented defaults.
 type Opts struct {
@@ -365,7 +366,7 @@ func (p *Pipeline) Run(ctx context.Context, windows int) (Stats, error) {
 // produce is the chip stage.
 func (p *Pipeline) produce(ctx, stop context.Context, prod *ring.Producer, slots chan struct{}, windows int,
 	epoch time.Time, inFlight, maxInFlight *atomic.Int64, cs *chipStats) error {
-	in := make([][]Spike, p.opts.Window)
+	in := make([][]chip.Spike, p.opts.Window)
 	le := binary.LittleEndian
 	for w := 0; windows == 0 || w < windows; w++ {
 		t0 := time.Now()

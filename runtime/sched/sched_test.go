@@ -13,9 +13,10 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/lrchip/lrchip/chip"
 	"github.com/lrchip/lrchip/emu"
-	"github.com/lrchip/lrchip/firmware/programs"
-	"github.com/lrchip/lrchip/firmware/syn"
+	"github.com/lrchip/lrchip/firmware/image"
+	"github.com/lrchip/lrchip/network"
 	"github.com/lrchip/lrchip/runtime/gpu"
 )
 
@@ -27,38 +28,58 @@ const (
 )
 
 // testNetwork builds a small two-layer LIF network: an input port of nIn neurons, nHidden
-// hidden neurons on core 0, nOut output neurons on core 1 (the output port).
-func testNetwork(t testing.TB) (*emu.Chip, EmuPorts) {
+// hidden neurons, nOut output neurons (the output port), mapped onto the prototype.
+func testNetwork(t testing.TB) (*image.Image, Ports) {
 	t.Helper()
 	rng := rand.New(rand.NewPCG(11, 12))
-	c, err := emu.New(emu.Opts{})
-	require.NoError(t, err)
-	lif := func(n int) emu.CoreConfig {
-		return emu.CoreConfig{Program: programs.MustGet("lif"), Neurons: n, Consts: []int32{2048, 1024, 150}}
-	}
-	require.NoError(t, c.SetCore(0, lif(nHidden)))
-	require.NoError(t, c.SetCore(1, lif(nOut)))
-	in, err := c.AddInput(nIn)
-	require.NoError(t, err)
-	weights := func(k int) []int32 {
-		w := make([]int32, k)
+	weights := func(rows, cols int) *network.Matrix {
+		w := make([][]int32, rows)
 		for i := range w {
-			w[i] = rng.Int32N(301) - 140
+			w[i] = make([]int32, cols)
+			for j := range w[i] {
+				w[i][j] = rng.Int32N(301) - 140
+			}
 		}
-		return w
+		return network.Rows(w)
 	}
-	require.NoError(t, c.Connect(emu.Connection{Kind: emu.FromInput, Src: in, SrcCount: nIn, Dst: 0, DstCount: nHidden,
-		Weights: weights(nIn * nHidden), SignMode: syn.Mixed, WeightBits: 8}))
-	require.NoError(t, c.Connect(emu.Connection{Kind: emu.FromCore, Src: 0, SrcCount: nHidden, Dst: 1, DstCount: nOut,
-		Weights: weights(nHidden * nOut), SignMode: syn.Mixed, WeightBits: 8}))
-	out, err := c.AddOutput(1, 0, nOut)
+	lif := func(name string, n int) network.Population {
+		return network.Population{Name: name, Size: n, Program: "lif", Consts: map[string]int32{"du": 2048, "dv": 1024, "vth": 150}}
+	}
+	n := &network.Network{Name: "test",
+		Inputs:      []network.Input{{Name: "in", Size: nIn}},
+		Populations: []network.Population{lif("hidden", nHidden), lif("out", nOut)},
+		Connections: []network.Connection{
+			{From: "in", To: "hidden", Weights: weights(nHidden, nIn), SignMode: "MIXED"},
+			{From: "hidden", To: "out", Weights: weights(nOut, nHidden), SignMode: "MIXED"},
+		},
+		Outputs: []network.Output{{Name: "out", Population: "out"}},
+	}
+	img, err := network.Map(n, chip.Prototype)
 	require.NoError(t, err)
-	return c, EmuPorts{Input: in, Outputs: []EmuOutput{{Port: out, Count: nOut}}}
+	ports, err := ImagePorts(img, "", "")
+	require.NoError(t, err)
+	return img, ports
+}
+
+// testChip is testNetwork loaded on the in-process emulator.
+func testChip(t testing.TB) *DeviceChip {
+	img, ports := testNetwork(t)
+	return loadChip(t, img, ports)
+}
+
+func loadChip(t testing.TB, img *image.Image, ports Ports) *DeviceChip {
+	d, err := emu.NewDevice(emu.Opts{})
+	require.NoError(t, err)
+	t.Cleanup(func() { d.Close() })
+	require.NoError(t, d.Load(context.Background(), img))
+	c, err := NewDeviceChip(d, ports)
+	require.NoError(t, err)
+	return c
 }
 
 // input is a deterministic input: neuron i fires at step s of window w when a hash says so,
 // more often for the neurons of the window's "class" (w mod 4).
-func input(w, s int, dst []Spike) []Spike {
+func input(w, s int, dst []chip.Spike) []chip.Spike {
 	for i := range nIn {
 		h := uint32(w*7919+s*104729+i*1299709) * 2654435761
 		p := uint32(1 << 29) // 1/8
@@ -66,7 +87,7 @@ func input(w, s int, dst []Spike) []Spike {
 			p = 1 << 31 // 1/2
 		}
 		if h < p {
-			dst = append(dst, Spike{Neuron: int32(i), Payload: 1})
+			dst = append(dst, chip.Spike{Neuron: i, Payload: 1})
 		}
 	}
 	return dst
@@ -87,11 +108,14 @@ func layer() gpu.Layer {
 // direct runs a fresh chip step by step, counts each window's output spikes and applies the
 // layer with plain loops: what the pipeline must deliver.
 func direct(t testing.TB, windows, steps int) []Result {
-	c, ports := testNetwork(t)
+	img, ports := testNetwork(t)
+	c, err := emu.New(emu.Opts{})
+	require.NoError(t, err)
+	require.NoError(t, c.LoadImage(img))
 	l := layer()
 	var out []Result
-	var buf []emu.Spike
-	var in []Spike
+	var buf []chip.Spike
+	var in []chip.Spike
 	for w := range windows {
 		counts := make([]int64, nOut)
 		for s := range steps {
@@ -101,7 +125,7 @@ func direct(t testing.TB, windows, steps int) []Result {
 			}
 			c.Step()
 			var err error
-			buf, err = c.Output(ports.Outputs[0].Port, buf[:0])
+			buf, err = c.Output(ports.Output, buf[:0])
 			require.NoError(t, err)
 			for _, sp := range buf {
 				counts[sp.Neuron]++
@@ -187,9 +211,7 @@ func TestPipelineMatchesDirect(t *testing.T) {
 		t.Run(fmt.Sprintf("window %d depth %d batch %d", c.window, c.depth, c.batch), func(t *testing.T) {
 			noLeaks(t)
 			want := direct(t, windows, c.window)
-			chip, ports := testNetwork(t)
-			ec, err := NewEmuChip(chip, ports)
-			require.NoError(t, err)
+			ec := testChip(t)
 			var col collector
 			p := newPipeline(t, ec, cpuDevice(t), Opts{Window: c.window, Depth: c.depth, Batch: c.batch, Input: input, OnResult: col.add})
 			st, err := p.Run(context.Background(), windows)
@@ -209,7 +231,7 @@ func TestPipelineMatchesDirect(t *testing.T) {
 			require.Positive(t, st.StepsPerSec())
 			require.Positive(t, st.Spikes, "the network is active")
 			require.LessOrEqual(t, st.EndToEnd.P50, st.EndToEnd.P99)
-			require.Equal(t, int64(windows*c.window), int64(chip.Time()))
+			require.Equal(t, int64(windows*c.window), int64(ec.Device().Time()))
 		})
 	}
 }
@@ -218,15 +240,13 @@ func TestPipelineMatchesDirect(t *testing.T) {
 // it ran 2K windows, and the ring starts afresh.
 func TestPipelineRunsAgain(t *testing.T) {
 	want := direct(t, 6, 10)
-	chip, ports := testNetwork(t)
-	ec, err := NewEmuChip(chip, ports)
-	require.NoError(t, err)
+	ec := testChip(t)
 	var col collector
 	// The second run's windows restart at 0, so its input repeats the first three windows'.
 	shift := 0
-	in := func(w, s int, dst []Spike) []Spike { return input(w+shift, s, dst) }
+	in := func(w, s int, dst []chip.Spike) []chip.Spike { return input(w+shift, s, dst) }
 	p := newPipeline(t, ec, cpuDevice(t), Opts{Window: 10, Depth: 2, Input: in, OnResult: col.add})
-	_, err = p.Run(context.Background(), 3)
+	_, err := p.Run(context.Background(), 3)
 	require.NoError(t, err)
 	shift = 3
 	_, err = p.Run(context.Background(), 3)
@@ -280,7 +300,7 @@ type watchChip struct {
 	onWindow  func(int)
 }
 
-func (c *watchChip) RunWindow(ctx context.Context, in [][]Spike, counts []int32) error {
+func (c *watchChip) RunWindow(ctx context.Context, in [][]chip.Spike, counts []int32) error {
 	w := c.started.Add(1)
 	if n := w - c.delivered.Load(); n > c.most.Load() {
 		c.most.Store(n)
@@ -295,9 +315,7 @@ func TestPipelineBackpressure(t *testing.T) {
 	for _, depth := range []int{1, 2, 3} {
 		t.Run(fmt.Sprintf("depth %d", depth), func(t *testing.T) {
 			noLeaks(t)
-			chip, ports := testNetwork(t)
-			ec, err := NewEmuChip(chip, ports)
-			require.NoError(t, err)
+			ec := testChip(t)
 			wc := &watchChip{Chip: ec}
 			dev := &slowDevice{Device: cpuDevice(t), delay: 4 * time.Millisecond}
 			var col collector
@@ -333,9 +351,7 @@ func TestPipelineCancel(t *testing.T) {
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			noLeaks(t)
-			chip, ports := testNetwork(t)
-			ec, err := NewEmuChip(chip, ports)
-			require.NoError(t, err)
+			ec := testChip(t)
 			ctx, cancel := context.WithCancel(context.Background())
 			defer cancel()
 			wc := &watchChip{Chip: ec, onWindow: func(w int) {
@@ -369,7 +385,7 @@ type failingChip struct {
 	n   int
 }
 
-func (c *failingChip) RunWindow(ctx context.Context, in [][]Spike, counts []int32) error {
+func (c *failingChip) RunWindow(ctx context.Context, in [][]chip.Spike, counts []int32) error {
 	c.n++
 	if c.n > c.at {
 		return c.err
@@ -404,10 +420,7 @@ func TestPipelineErrors(t *testing.T) {
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			noLeaks(t)
-			chip, ports := testNetwork(t)
-			var ch Chip
-			ch, err := NewEmuChip(chip, ports)
-			require.NoError(t, err)
+			var ch Chip = testChip(t)
 			if c.chip != nil {
 				ch = c.chip(ch)
 			}
@@ -416,7 +429,7 @@ func TestPipelineErrors(t *testing.T) {
 				dev = c.dev(dev)
 			}
 			p := newPipeline(t, ch, dev, Opts{Window: 3, Depth: 2, Input: input, OnResult: c.onRes})
-			_, err = p.Run(context.Background(), 20)
+			_, err := p.Run(context.Background(), 20)
 			require.ErrorIs(t, err, boom)
 			require.ErrorContains(t, err, "sched: ")
 		})
@@ -424,9 +437,7 @@ func TestPipelineErrors(t *testing.T) {
 }
 
 func TestNewErrors(t *testing.T) {
-	chip, ports := testNetwork(t)
-	ec, err := NewEmuChip(chip, ports)
-	require.NoError(t, err)
+	ec := testChip(t)
 	dev := cpuDevice(t)
 	for _, c := range []struct {
 		name  string
@@ -445,16 +456,16 @@ func TestNewErrors(t *testing.T) {
 			require.ErrorContains(t, err, c.msg)
 		})
 	}
-	_, err = NewEmuChip(chip, EmuPorts{Outputs: []EmuOutput{{Port: 5, Count: 3}}})
+	_, err := NewDeviceChip(ec.Device(), Ports{Output: 0})
+	require.ErrorIs(t, err, ErrConfig)
+	_, err = NewDeviceChip(nil, Ports{Output: 0, Count: 3})
 	require.ErrorIs(t, err, ErrConfig)
 	_, err = New(nil, dev, layer(), Opts{})
 	require.ErrorIs(t, err, ErrConfig)
 }
 
 func TestRunBusy(t *testing.T) {
-	chip, ports := testNetwork(t)
-	ec, err := NewEmuChip(chip, ports)
-	require.NoError(t, err)
+	ec := testChip(t)
 	release := make(chan struct{})
 	started := make(chan struct{})
 	wc := &watchChip{Chip: ec, onWindow: func(w int) {
@@ -467,7 +478,7 @@ func TestRunBusy(t *testing.T) {
 	done := make(chan error)
 	go func() { _, err := p.Run(context.Background(), 2); done <- err }()
 	<-started
-	_, err = p.Run(context.Background(), 1)
+	_, err := p.Run(context.Background(), 1)
 	require.ErrorIs(t, err, ErrBusy)
 	close(release)
 	require.NoError(t, <-done)
