@@ -206,7 +206,9 @@ func (d *Device) Time() uint64 {
 func (d *Device) Size() chip.Size { return d.opts.Size }
 
 // String names the device.
-func (d *Device) String() string { return fmt.Sprintf("%s (in-process emulator, %s)", URI, d.opts.Size) }
+func (d *Device) String() string {
+	return fmt.Sprintf("%s (in-process emulator, %s)", URI, d.opts.Size)
+}
 
 // Close implements device.Device.
 func (d *Device) Close() error {
