@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"hash/crc32"
+	"slices"
 	"sync/atomic"
 	"time"
 
@@ -499,7 +500,7 @@ func (e *engine) drainInput() bool {
 			continue
 		}
 		if h.Timestep > b.t+1 {
-			b.pending = append(b.pending, inputRec{ts: h.Timestep, port: int(h.Port), spikes: spikes})
+			b.queue(inputRec{ts: h.Timestep, port: int(h.Port), spikes: spikes})
 			continue
 		}
 		b.inject(int(h.Port), spikes)
@@ -508,6 +509,16 @@ func (e *engine) drainInput() bool {
 		e.l.SpkIn.Release()
 	}
 	return any
+}
+
+// queue keeps a record for a later step, in timestep order (after the records of the same
+// step already queued, so that the later injection wins as on the chip).
+func (b *Board) queue(r inputRec) {
+	i := len(b.pending)
+	for i > 0 && b.pending[i-1].ts > r.ts {
+		i--
+	}
+	b.pending = slices.Insert(b.pending, i, r)
 }
 
 func (b *Board) inject(port int, spikes []regmap.Spike) {
@@ -520,16 +531,16 @@ func (b *Board) inject(port int, spikes []regmap.Spike) {
 func (e *engine) step() {
 	b := e.b
 	next := b.t + 1
-	if len(b.pending) > 0 {
-		keep := b.pending[:0]
-		for _, p := range b.pending {
-			if p.ts <= next {
-				b.inject(p.port, p.spikes)
-			} else {
-				keep = append(keep, p)
-			}
-		}
-		b.pending = keep
+	// pending is in timestep order: this step's records are a prefix, whatever is queued
+	// for later steps (a host may send a whole run's input ahead).
+	k := 0
+	for ; k < len(b.pending) && b.pending[k].ts <= next; k++ {
+		b.inject(b.pending[k].port, b.pending[k].spikes)
+	}
+	if k == len(b.pending) {
+		b.pending = b.pending[:0]
+	} else if k > 0 {
+		b.pending = b.pending[k:]
 	}
 	n := b.net
 	n.chip.Step()

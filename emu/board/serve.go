@@ -15,6 +15,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/lrchip/lrchip/firmware/regmap"
+	"github.com/lrchip/lrchip/internal/hangup"
 	"github.com/lrchip/lrchip/runtime/ring"
 )
 
@@ -143,19 +144,13 @@ func (b *Board) ServeConn(ctx context.Context, conn *net.UnixConn) error {
 	fds = append(fds, s.doorbell, s.irq, s.bulkFd)
 	l := Link{Cmd: s.cmd, SpkIn: s.in, Cpl: s.cpl, Out: s.out, Host: host, Payload: s.payload, OutMax: s.rings[regmap.RingOut].MaxPayload(), Bulk: s.bulk,
 		Interrupt: func() { kick(s.irq) },
+		// The host is gone when its end of the socket hangs up, never because a poll was
+		// interrupted or the host was slow (hangup handles both).
 		Wait: func(d time.Duration) bool {
-			fds := []unix.PollFd{{Fd: int32(s.doorbell), Events: unix.POLLIN}, {Fd: int32(connFd), Events: unix.POLLIN | unix.POLLRDHUP}}
-			unix.Poll(fds, int(d/time.Millisecond)+1)
-			if fds[0].Revents != 0 {
-				drain(s.doorbell)
-			}
-			return fds[1].Revents == 0
+			_, gone := hangup.Wait(s.doorbell, connFd, d)
+			return !gone
 		},
-		Alive: func() bool {
-			fds := []unix.PollFd{{Fd: int32(connFd), Events: unix.POLLIN | unix.POLLRDHUP}}
-			n, _ := unix.Poll(fds, 0)
-			return n == 0
-		},
+		Alive: func() bool { return !hangup.Gone(connFd) },
 	}
 	b.prepare(&l) // before the reply: from then on the host may write the registers
 	if _, _, err := conn.WriteMsgUnix(reply.Append(nil), unix.UnixRights(fds...), nil); err != nil {
@@ -286,12 +281,6 @@ func kick(fd int) {
 	var b [8]byte
 	b[0] = 1
 	unix.Write(fd, b[:])
-}
-
-// drain resets an eventfd's counter.
-func drain(fd int) {
-	var b [8]byte
-	unix.Read(fd, b[:])
 }
 
 // peerHost asks the kernel who is at the other end of a Unix socket.
