@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"runtime"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"syscall"
 	"testing"
@@ -380,4 +381,95 @@ func waitStopped(t *testing.T, pid int) {
 		i := bytes.LastIndexByte(b, ')')
 		return i >= 0 && i+2 < len(b) && b[i+2] == 'T'
 	}, 5*time.Second, time.Millisecond, "process %d did not stop", pid)
+}
+
+// steadyRun runs steps steps of a busy LIF network on the device, its whole input injected
+// ahead, and returns the output. stopped, when not nil, runs while the Run is in progress.
+func steadyRun(t *testing.T, d *Device, steps int, during func()) chip.Output {
+	ctx := ctxT(t)
+	require.NoError(t, d.Load(ctx, lifImage(t, 32, 128, 21)))
+	require.NoError(t, d.Inject(ctx, randomInput(32, steps, 0.2, 22)))
+	errc := make(chan error, 1)
+	go func() { errc <- d.Run(ctx, steps) }()
+	if during != nil {
+		during()
+	}
+	require.NoError(t, <-errc)
+	require.Equal(t, uint64(steps), d.Time())
+	out, err := read(d, ctx)
+	require.NoError(t, err)
+	require.Zero(t, out.Dropped)
+	require.NotEmpty(t, out.Spikes)
+	return out
+}
+
+// A board that stops (SIGSTOP) in the middle of a run is slow, not gone: commands time out
+// naming themselves, the run waits, and when the board continues the run completes with the
+// same output as one that was never stopped.
+func TestRunSurvivesAStoppedBoard(t *testing.T) {
+	const steps = 20000
+	ctx := ctxT(t)
+	ref, err := Open(ctx, "emu:", Opts{})
+	require.NoError(t, err)
+	want := steadyRun(t, ref, steps, nil)
+	ref.Close()
+
+	s := startServer(t)
+	d, err := Open(ctx, s.uri, Opts{Timeout: 200 * time.Millisecond})
+	require.NoError(t, err)
+	defer d.Close()
+	got := steadyRun(t, d, steps, func() {
+		require.NoError(t, s.cmd.Process.Signal(syscall.SIGSTOP))
+		waitStopped(t, s.cmd.Process.Pid)
+		// While it is stopped, the driver's reader sleeps through several of its waits and
+		// liveness checks: each SENSORS below waits out its whole timeout.
+		for range 5 {
+			_, err := d.Sensors(ctx)
+			require.ErrorIs(t, err, ErrTimeout)
+			require.ErrorContains(t, err, "SENSORS: no completion in 200ms")
+		}
+		require.NoError(t, s.cmd.Process.Signal(syscall.SIGCONT))
+	})
+	require.Equal(t, want, got)
+	_, err = d.Sensors(ctx)
+	require.NoError(t, err, "the device works on")
+}
+
+// A run over the emulator's transport while every core is busy with other work completes,
+// and gives the bits of an idle machine's run.
+func TestRunUnderCPULoad(t *testing.T) {
+	steps := 15000
+	if testing.Short() {
+		steps = 3000
+	}
+	ctx := ctxT(t)
+	ref, err := Open(ctx, "emu:", Opts{})
+	require.NoError(t, err)
+	want := steadyRun(t, ref, steps, nil)
+	ref.Close()
+
+	s := startServer(t)
+	var stop atomic.Bool
+	var wg sync.WaitGroup
+	for range 2 * runtime.NumCPU() {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for x := 0; !stop.Load(); x++ {
+			}
+		}()
+	}
+	// The server process is hogged too: children of the test binary spinning.
+	for range runtime.NumCPU() {
+		hog := exec.Command("sh", "-c", "while :; do :; done")
+		require.NoError(t, hog.Start())
+		defer func() { hog.Process.Kill(); hog.Wait() }()
+	}
+	d, err := Open(ctx, s.uri, Opts{})
+	require.NoError(t, err)
+	defer d.Close()
+	got := steadyRun(t, d, steps, nil)
+	stop.Store(true)
+	wg.Wait()
+	require.Equal(t, want, got)
 }
