@@ -9,9 +9,13 @@ import (
 	"time"
 
 	"github.com/lrchip/lrchip/chip"
+	"github.com/lrchip/lrchip/device"
 	"github.com/lrchip/lrchip/firmware/image"
 	"github.com/lrchip/lrchip/firmware/programs"
 	"github.com/lrchip/lrchip/firmware/syn"
+	"github.com/lrchip/lrchip/network"
+	"github.com/lrchip/lrchip/network/run"
+	"github.com/stretchr/testify/require"
 )
 
 // bigImage is a network image of about 16 MiB: eight cores of 1024 LIF neurons in a chain
@@ -140,4 +144,46 @@ func BenchmarkRunOneStep(b *testing.B) {
 			b.ReportMetric(float64(lat[len(lat)*99/100].Nanoseconds())/1e3, "µs-p99")
 		})
 	}
+}
+
+// BenchmarkRunHello is `lrctl run examples/hello.yaml --steps 100000 --input
+// examples/hello_spikes.csv` through network/run on the in-process emulator (emu:, the chip
+// model) and on an emulator process (emu:unix:), alternated in one run: x-inprocess is the
+// median ratio of their times (the target is at most 3: a run of N steps is a few round
+// trips, not N).
+func BenchmarkRunHello(b *testing.B) {
+	nw, err := network.Load("../examples/hello.yaml")
+	require.NoError(b, err)
+	img, err := network.Map(nw, chip.Prototype)
+	require.NoError(b, err)
+	f, err := os.Open("../examples/hello_spikes.csv")
+	require.NoError(b, err)
+	in, err := run.ReadSpikes(f, run.CSV)
+	f.Close()
+	require.NoError(b, err)
+	opts := run.Options{Steps: 100000, Inputs: in}
+	s := startServer(b)
+	ctx := context.Background()
+	remote := openBench(b, s.uri)
+	local, err := device.Open(ctx, "emu:", device.Opts{})
+	require.NoError(b, err)
+	defer local.Close()
+	once := func(d device.Device) time.Duration {
+		t := time.Now()
+		res, err := run.Run(ctx, d, img, opts)
+		require.NoError(b, err)
+		require.NotEmpty(b, res.Spikes)
+		return time.Since(t)
+	}
+	var ratios []float64
+	var lt, rt time.Duration
+	for b.Loop() {
+		l, r := once(local), once(remote)
+		lt, rt = lt+l, rt+r
+		ratios = append(ratios, float64(r)/float64(l))
+	}
+	slices.Sort(ratios)
+	b.ReportMetric(ratios[len(ratios)/2], "x-inprocess")
+	b.ReportMetric(float64(lt.Milliseconds())/float64(len(ratios)), "ms-emu")
+	b.ReportMetric(float64(rt.Milliseconds())/float64(len(ratios)), "ms-emu-unix")
 }
