@@ -205,9 +205,14 @@ func TestFreeRunning(t *testing.T) {
 	require.NoError(t, d.Start(ctx))
 	_, err = runSteps(d, ctx, 1)
 	require.ErrorContains(t, err, "BAD_STATE")
+	// Each injection goes to "the next step"; before the next one, wait until the board
+	// has stepped twice, so that it has taken the spike into a step of its own (the board
+	// takes input before every step) whatever the machine's load.
 	for i := 0; i < 20; i++ {
+		st, err := d.Status()
+		require.NoError(t, err)
 		require.NoError(t, d.Inject(ctx, []chip.Spike{{Neuron: i % 4, Payload: int32(i + 1)}}))
-		time.Sleep(time.Millisecond)
+		require.Eventually(t, func() bool { now, _ := d.Status(); return now.Timestep >= st.Timestep+2 }, time.Minute, 50*time.Microsecond)
 	}
 	// Let the last injection reach both cores (two steps) before stopping.
 	st0, err := d.Status()
