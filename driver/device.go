@@ -370,7 +370,7 @@ func (d *Device) ringErr(ctx context.Context, err error, what string) error {
 	case ctx.Err() != nil:
 		return ctxError(ctx, what)
 	case errors.Is(err, ring.ErrProtocol):
-		e := errorf("%s: %s: %v: %w", d.uri, what, err, ErrProtocol)
+		e := errorf("%s: %s: %w: %w", d.uri, what, err, ErrProtocol)
 		d.fail(e)
 		return e
 	case errors.Is(err, ring.ErrPeerGone), errors.Is(err, ring.ErrClosed):
@@ -379,7 +379,7 @@ func (d *Device) ringErr(ctx context.Context, err error, what string) error {
 			return d.failErr
 		default:
 		}
-		e := errorf("%s: %s: %v: %w", d.uri, what, err, ErrGone)
+		e := errorf("%s: %s: %w: %w", d.uri, what, err, ErrGone)
 		d.fail(e)
 		return e
 	}
@@ -624,6 +624,12 @@ func (d *Device) drain() (int, error) {
 	return total, nil
 }
 
+// wireErr is a record from the board that does not decode: the decoder's error (which
+// wraps regmap.ErrMalformed) and ErrProtocol.
+func (d *Device) wireErr(err error) error {
+	return errorf("%s: %w: %w", d.uri, err, ErrProtocol)
+}
+
 func (d *Device) protoErr(format string, args ...any) error {
 	return errorf("%s: %s: %w", d.uri, fmt.Sprintf(format, args...), ErrProtocol)
 }
@@ -677,7 +683,7 @@ func (d *Device) drainCpl() (int, error) {
 			}
 			cpl, err := regmap.DecodeCompletion(r.Payload)
 			if err != nil {
-				return n, d.protoErr("%v", err)
+				return n, d.wireErr(err)
 			}
 			if err := d.dispatch(cpl); err != nil {
 				return n, err
@@ -685,7 +691,7 @@ func (d *Device) drainCpl() (int, error) {
 		case regmap.TypeEvent:
 			ev, err := regmap.DecodeEvent(r.Payload)
 			if err != nil {
-				return n, d.protoErr("%v", err)
+				return n, d.wireErr(err)
 			}
 			d.event(ev)
 		default:
@@ -696,9 +702,9 @@ func (d *Device) drainCpl() (int, error) {
 
 func (d *Device) readErr(err error, ringName string) error {
 	if errors.Is(err, ring.ErrProtocol) {
-		return d.protoErr("ring %s: %v", ringName, err)
+		return errorf("%s: ring %s: %w: %w", d.uri, ringName, err, ErrProtocol)
 	}
-	return errorf("%s: ring %s: %v: %w", d.uri, ringName, err, ErrGone)
+	return errorf("%s: ring %s: %w: %w", d.uri, ringName, err, ErrGone)
 }
 
 func (d *Device) dispatch(c regmap.Completion) error {

@@ -3,6 +3,7 @@ package driver
 import (
 	"context"
 	"errors"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -241,6 +242,10 @@ func TestFakeProtocolViolations(t *testing.T) {
 			err := d.Echo(ctxT(t), []byte("hi"))
 			require.ErrorIs(t, err, ErrProtocol)
 			require.ErrorContains(t, err, tc.want)
+			require.True(t, strings.HasPrefix(err.Error(), "driver: "), err.Error())
+			if strings.HasPrefix(tc.name, "short") || strings.HasPrefix(tc.name, "garbage in OUT") {
+				require.ErrorIs(t, err, regmap.ErrMalformed, "the decoder's error is wrapped too")
+			}
 			// The device is done for: every call says why.
 			err = d.Echo(ctxT(t), nil)
 			require.ErrorIs(t, err, ErrProtocol)

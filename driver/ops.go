@@ -34,7 +34,7 @@ func (d *Device) output(r ring.Record) error {
 		if full {
 			_, _, err := regmap.DecodeSpikes(r.Payload, nil)
 			if err != nil {
-				return d.protoErr("%v", err)
+				return d.wireErr(err)
 			}
 			d.out.Dropped++
 			return nil
@@ -42,7 +42,7 @@ func (d *Device) output(r ring.Record) error {
 		var tmp [64]regmap.Spike
 		h, s, err := regmap.DecodeSpikes(r.Payload, tmp[:0])
 		if err != nil {
-			return d.protoErr("%v", err)
+			return d.wireErr(err)
 		}
 		for _, x := range s {
 			d.out.Spikes = append(d.out.Spikes, chip.Spike{Step: h.Timestep, Port: int(h.Port), Neuron: int(x.Neuron), Payload: x.Payload})
@@ -50,7 +50,7 @@ func (d *Device) output(r ring.Record) error {
 	case regmap.TypeProbe:
 		h, v, err := regmap.DecodeProbe(r.Payload, nil)
 		if err != nil {
-			return d.protoErr("%v", err)
+			return d.wireErr(err)
 		}
 		if full {
 			d.out.Dropped++
@@ -183,7 +183,7 @@ func (d *Device) load(ctx context.Context, img []byte, flags uint32) (LoadResult
 	}
 	r, err := regmap.DecodeLoadResult(c.Data)
 	if err != nil {
-		e := d.protoErr("%v", err)
+		e := d.wireErr(err)
 		d.fail(e)
 		return LoadResult{}, e
 	}
@@ -445,7 +445,7 @@ func (d *Device) AddProbe(ctx context.Context, p chip.Probe) (int, error) {
 	}
 	id, err := regmap.DecodeProbeAddResult(c.Data)
 	if err != nil {
-		e := d.protoErr("%v", err)
+		e := d.wireErr(err)
 		d.fail(e)
 		return 0, e
 	}
@@ -483,7 +483,7 @@ func (d *Device) Sensors(ctx context.Context) (Sensors, error) {
 	}
 	s, err := regmap.DecodeSensors(c.Data)
 	if err != nil {
-		e := d.protoErr("%v", err)
+		e := d.wireErr(err)
 		d.fail(e)
 		return Sensors{}, e
 	}

@@ -188,7 +188,7 @@ func (d *Device) FlashInfo(ctx context.Context) (FlashInfo, error) {
 	}
 	fi, err := regmap.DecodeFlashInfo(c.Data)
 	if err != nil {
-		e := d.protoErr("%v", err)
+		e := d.wireErr(err)
 		d.fail(e)
 		return FlashInfo{}, e
 	}
