@@ -215,6 +215,53 @@
 #define LRCHIP_SETUP_VERSION 2u
 #define LRCHIP_SETUP_ERROR 3u
 
+/* USB function (docs/regmap.md section 10) */
+#define LRCHIP_USB_CONFIG 1u
+#define LRCHIP_USB_INTERFACE 0u
+#define LRCHIP_USB_EP_OUT 0x01u
+#define LRCHIP_USB_EP_IN 0x81u
+#define LRCHIP_USB_MAX_PACKET_HS 512u
+#define LRCHIP_USB_MAX_PACKET_SS 1024u
+#define LRCHIP_USB_VENDOR_IN 0xc0u
+#define LRCHIP_USB_VENDOR_OUT 0x40u
+#define LRCHIP_USB_REQ_REG_READ 0x01u
+#define LRCHIP_USB_REQ_REG_WRITE 0x02u
+#define LRCHIP_USB_REQ_IDENTITY 0x03u
+#define LRCHIP_USB_REQ_ATTACH 0x04u
+#define LRCHIP_USB_REQ_DETACH 0x05u
+#define LRCHIP_USB_MAX_REG_READ 256u
+#define LRCHIP_USB_FRAME_SYNC 0xa5u
+#define LRCHIP_USB_FRAME_ALIGN 8u
+#define LRCHIP_USB_STR_MANUFACTURER 1
+#define LRCHIP_USB_STR_PRODUCT 2
+#define LRCHIP_USB_STR_SERIAL 3
+static const uint8_t lrchip_usb_device_desc_hs[18] = {
+	0x12, 0x01, 0x10, 0x02, 0xff, 0x00, 0x00, 0x40, 0x09, 0x12, 0x01, 0x00,
+	0x00, 0x01, 0x01, 0x02, 0x03, 0x01,
+};
+static const uint8_t lrchip_usb_config_desc_hs[32] = {
+	0x09, 0x02, 0x20, 0x00, 0x01, 0x01, 0x00, 0xc0, 0x32, 0x09, 0x04, 0x00,
+	0x00, 0x02, 0xff, 0x00, 0x01, 0x00, 0x07, 0x05, 0x01, 0x02, 0x00, 0x02,
+	0x00, 0x07, 0x05, 0x81, 0x02, 0x00, 0x02, 0x00,
+};
+static const uint8_t lrchip_usb_bos_desc_hs[12] = {
+	0x05, 0x0f, 0x0c, 0x00, 0x01, 0x07, 0x10, 0x02, 0x00, 0x00, 0x00, 0x00,
+};
+static const uint8_t lrchip_usb_device_desc_ss[18] = {
+	0x12, 0x01, 0x20, 0x03, 0xff, 0x00, 0x00, 0x09, 0x09, 0x12, 0x01, 0x00,
+	0x00, 0x01, 0x01, 0x02, 0x03, 0x01,
+};
+static const uint8_t lrchip_usb_config_desc_ss[44] = {
+	0x09, 0x02, 0x2c, 0x00, 0x01, 0x01, 0x00, 0xc0, 0x0c, 0x09, 0x04, 0x00,
+	0x00, 0x02, 0xff, 0x00, 0x01, 0x00, 0x07, 0x05, 0x01, 0x02, 0x00, 0x04,
+	0x00, 0x06, 0x30, 0x0f, 0x00, 0x00, 0x00, 0x07, 0x05, 0x81, 0x02, 0x00,
+	0x04, 0x00, 0x06, 0x30, 0x0f, 0x00, 0x00, 0x00,
+};
+static const uint8_t lrchip_usb_bos_desc_ss[22] = {
+	0x05, 0x0f, 0x16, 0x00, 0x02, 0x07, 0x10, 0x02, 0x00, 0x00, 0x00, 0x00,
+	0x0a, 0x10, 0x03, 0x00, 0x0c, 0x00, 0x02, 0x00, 0x00, 0x00,
+};
+
 /* Layouts */
 
 /* a command (CMD ring); followed by the opcode's arguments */
@@ -552,4 +599,59 @@ _Static_assert(offsetof(lrchip_hello_reply, nfds) == 48, "lrchip_hello_reply.nfd
 _Static_assert(offsetof(lrchip_hello_reply, cores) == 52, "lrchip_hello_reply.cores");
 _Static_assert(offsetof(lrchip_hello_reply, neurons) == 56, "lrchip_hello_reply.neurons");
 _Static_assert(offsetof(lrchip_hello_reply, attached) == 60, "lrchip_hello_reply.attached");
+
+/* IDENTITY's data, board → host */
+typedef struct lrchip_usb_identity {
+	uint32_t magic; /* 0x00: 0x4843524C, "LRCH", as the MAGIC register */
+	uint32_t version; /* 0x04: PROTO_VERSION */
+	uint32_t board_id; /* 0x08: BOARD_ID */
+	uint32_t fw_version; /* 0x0c: FW_VERSION */
+	uint64_t serial; /* 0x10: SERIAL */
+	uint32_t cores; /* 0x18: CAP_CORES */
+	uint32_t neurons; /* 0x1c: CAP_NEURONS */
+	uint32_t attached; /* 0x20: 1 while a session is open */
+	uint32_t holder_pid; /* 0x24: the session's host pid, as its ATTACH said (0: none) */
+	uint8_t  holder_comm[16]; /* 0x28: its command name, NUL-padded */
+	uint32_t max_frame; /* 0x38: largest frame payload the board accepts on bulk OUT in this session */
+	uint32_t reserved; /* 0x3c: 0 */
+} lrchip_usb_identity;
+_Static_assert(sizeof(lrchip_usb_identity) == 64, "lrchip_usb_identity size");
+_Static_assert(offsetof(lrchip_usb_identity, magic) == 0, "lrchip_usb_identity.magic");
+_Static_assert(offsetof(lrchip_usb_identity, version) == 4, "lrchip_usb_identity.version");
+_Static_assert(offsetof(lrchip_usb_identity, board_id) == 8, "lrchip_usb_identity.board_id");
+_Static_assert(offsetof(lrchip_usb_identity, fw_version) == 12, "lrchip_usb_identity.fw_version");
+_Static_assert(offsetof(lrchip_usb_identity, serial) == 16, "lrchip_usb_identity.serial");
+_Static_assert(offsetof(lrchip_usb_identity, cores) == 24, "lrchip_usb_identity.cores");
+_Static_assert(offsetof(lrchip_usb_identity, neurons) == 28, "lrchip_usb_identity.neurons");
+_Static_assert(offsetof(lrchip_usb_identity, attached) == 32, "lrchip_usb_identity.attached");
+_Static_assert(offsetof(lrchip_usb_identity, holder_pid) == 36, "lrchip_usb_identity.holder_pid");
+_Static_assert(offsetof(lrchip_usb_identity, holder_comm) == 40, "lrchip_usb_identity.holder_comm");
+_Static_assert(offsetof(lrchip_usb_identity, max_frame) == 56, "lrchip_usb_identity.max_frame");
+_Static_assert(offsetof(lrchip_usb_identity, reserved) == 60, "lrchip_usb_identity.reserved");
+
+/* ATTACH's data, host → board */
+typedef struct lrchip_usb_attach {
+	uint32_t version; /* 0x00: protocol version the host speaks */
+	uint32_t pid; /* 0x04: the host's pid (for IDENTITY and busy messages) */
+	uint8_t  comm[16]; /* 0x08: the host's command name, NUL-padded */
+	uint32_t ring_cap[4]; /* 0x18: data capacity of each ring on both sides, 0 for the board's default; records never exceed a quarter of the smallest (CAP_PAYLOAD) */
+} lrchip_usb_attach;
+_Static_assert(sizeof(lrchip_usb_attach) == 40, "lrchip_usb_attach size");
+_Static_assert(offsetof(lrchip_usb_attach, version) == 0, "lrchip_usb_attach.version");
+_Static_assert(offsetof(lrchip_usb_attach, pid) == 4, "lrchip_usb_attach.pid");
+_Static_assert(offsetof(lrchip_usb_attach, comm) == 8, "lrchip_usb_attach.comm");
+_Static_assert(offsetof(lrchip_usb_attach, ring_cap) == 24, "lrchip_usb_attach.ring_cap");
+
+/* a record on a bulk endpoint; followed by the payload, then zeros up to a multiple of 8 bytes */
+typedef struct lrchip_usb_frame {
+	uint32_t length; /* 0x00: payload bytes that follow (the record's payload, without this header) */
+	uint16_t type; /* 0x04: the record's type (TYPE_*); 0 and 0xFF00 up are not allowed */
+	uint8_t  ring; /* 0x06: the ring it belongs to: CMD or SPKIN on bulk OUT, CPL or OUT on bulk IN */
+	uint8_t  sync; /* 0x07: 0xA5: marks a frame header */
+} lrchip_usb_frame;
+_Static_assert(sizeof(lrchip_usb_frame) == 8, "lrchip_usb_frame size");
+_Static_assert(offsetof(lrchip_usb_frame, length) == 0, "lrchip_usb_frame.length");
+_Static_assert(offsetof(lrchip_usb_frame, type) == 4, "lrchip_usb_frame.type");
+_Static_assert(offsetof(lrchip_usb_frame, ring) == 6, "lrchip_usb_frame.ring");
+_Static_assert(offsetof(lrchip_usb_frame, sync) == 7, "lrchip_usb_frame.sync");
 #endif /* LRCHIP_REGMAP_H */

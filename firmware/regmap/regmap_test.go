@@ -43,7 +43,8 @@ func TestRegisterFileIsConsistent(t *testing.T) {
 }
 
 func allLayouts() []*Layout {
-	ls := []*Layout{&SpikeLayout, &RailLayout, &SlotLayout, &SlotHeaderLayout, &HelloLayout, &HelloReplyLayout}
+	ls := []*Layout{&SpikeLayout, &RailLayout, &SlotLayout, &SlotHeaderLayout, &HelloLayout, &HelloReplyLayout,
+		&USBIdentityLayout, &USBAttachLayout, &FrameLayout}
 	for _, r := range RecordTypes {
 		ls = append(ls, r.Layout)
 	}

@@ -18,6 +18,9 @@ func regmapBlocks() map[string]string {
 		"regmap-events":    eventsTable(),
 		"regmap-flash":     layoutTable(&regmap.SlotHeaderLayout),
 		"regmap-setup":     layoutTable(&regmap.HelloLayout) + "\n" + layoutTable(&regmap.HelloReplyLayout),
+		"regmap-usb":       usbDescriptorsTables(),
+		"regmap-usb-req":   usbRequestsTables(),
+		"regmap-usb-frame": usbFramesTable(),
 	}
 }
 
@@ -239,6 +242,25 @@ func CHeader() string {
 	}{{"OK", regmap.SetupOK}, {"BUSY", regmap.SetupBusy}, {"VERSION", regmap.SetupVersion}, {"ERROR", regmap.SetupError}} {
 		p("#define LRCHIP_SETUP_%s %du\n", s.n, s.v)
 	}
+	p("\n/* USB function (docs/regmap.md section 10) */\n")
+	p("#define LRCHIP_USB_CONFIG %du\n#define LRCHIP_USB_INTERFACE %du\n#define LRCHIP_USB_EP_OUT 0x%02xu\n#define LRCHIP_USB_EP_IN 0x%02xu\n",
+		regmap.USBConfigValue, regmap.USBInterface, regmap.USBEndpointOut, regmap.USBEndpointIn)
+	p("#define LRCHIP_USB_MAX_PACKET_HS %du\n#define LRCHIP_USB_MAX_PACKET_SS %du\n", regmap.USBMaxPacketHS, regmap.USBMaxPacketSS)
+	p("#define LRCHIP_USB_VENDOR_IN 0x%02xu\n#define LRCHIP_USB_VENDOR_OUT 0x%02xu\n", regmap.USBVendorIn, regmap.USBVendorOut)
+	for _, r := range regmap.USBRequests {
+		p("#define LRCHIP_USB_REQ_%s 0x%02xu\n", r.Name, uint8(r.Req))
+	}
+	p("#define LRCHIP_USB_MAX_REG_READ %du\n#define LRCHIP_USB_FRAME_SYNC 0x%02xu\n#define LRCHIP_USB_FRAME_ALIGN %du\n", regmap.USBMaxRegRead, regmap.FrameSync, regmap.FrameAlign)
+	p("#define LRCHIP_USB_STR_MANUFACTURER %d\n#define LRCHIP_USB_STR_PRODUCT %d\n#define LRCHIP_USB_STR_SERIAL %d\n", regmap.USBStrManufacturer, regmap.USBStrProduct, regmap.USBStrSerial)
+	for _, s := range []regmap.USBSpeed{regmap.USBHighSpeed, regmap.USBSuperSpeed} {
+		suffix := "HS"
+		if s == regmap.USBSuperSpeed {
+			suffix = "SS"
+		}
+		cBytes(&b, "lrchip_usb_device_desc_"+strings.ToLower(suffix), regmap.USBDeviceDescriptorBytes(s))
+		cBytes(&b, "lrchip_usb_config_desc_"+strings.ToLower(suffix), regmap.USBConfigDescriptorBytes(s))
+		cBytes(&b, "lrchip_usb_bos_desc_"+strings.ToLower(suffix), regmap.USBBOSDescriptorBytes(s))
+	}
 	p("\n/* Layouts */\n")
 	seen := map[string]bool{}
 	var layouts []*regmap.Layout
@@ -249,7 +271,8 @@ func CHeader() string {
 	for _, o := range regmap.Ops {
 		layouts = append(layouts, o.Args, o.Result)
 	}
-	layouts = append(layouts, &regmap.RailLayout, &regmap.SlotLayout, &regmap.SlotHeaderLayout, &regmap.HelloLayout, &regmap.HelloReplyLayout)
+	layouts = append(layouts, &regmap.RailLayout, &regmap.SlotLayout, &regmap.SlotHeaderLayout, &regmap.HelloLayout, &regmap.HelloReplyLayout,
+		&regmap.USBIdentityLayout, &regmap.USBAttachLayout, &regmap.FrameLayout)
 	for _, l := range layouts {
 		if l == nil || len(l.Fields) == 0 || seen[l.Name] {
 			continue
@@ -259,6 +282,20 @@ func CHeader() string {
 	}
 	p("#endif /* LRCHIP_REGMAP_H */\n")
 	return b.String()
+}
+
+// cBytes writes a byte array.
+func cBytes(b *strings.Builder, name string, v []byte) {
+	fmt.Fprintf(b, "static const uint8_t %s[%d] = {", name, len(v))
+	for i, c := range v {
+		if i%12 == 0 {
+			b.WriteString("\n\t")
+		} else {
+			b.WriteString(" ")
+		}
+		fmt.Fprintf(b, "0x%02x,", c)
+	}
+	b.WriteString("\n};\n")
 }
 
 func cname(s string) string {
@@ -310,4 +347,88 @@ SUBSYSTEM=="uio", ATTRS{vendor}=="0x%04[4]x", ATTRS{device}=="0x%04[5]x", MODE="
 # ... and its sysfs BAR and config files, for the sysfs-mmap fallback.
 SUBSYSTEM=="pci", ACTION=="add|bind", ATTR{vendor}=="0x%04[4]x", ATTR{device}=="0x%04[5]x", RUN+="/bin/chgrp %[1]s /sys%%p/config /sys%%p/resource0", RUN+="/bin/chmod g+rw /sys%%p/config /sys%%p/resource0"
 `, regmap.UdevGroup, regmap.USBVendorID, regmap.USBProductID, regmap.PCIVendorID, regmap.PCIDeviceID)
+}
+
+// --- the USB function ---
+
+func usbDescriptorsTables() string {
+	var b strings.Builder
+	b.WriteString("| endpoint | type | direction | max packet (high / super speed) | carries |\n|---|---|---|---|---|\n")
+	fmt.Fprintf(&b, "| 0x00 | control | both | 64 / 512 | standard requests, the vendor requests of §10.2 |\n")
+	fmt.Fprintf(&b, "| 0x%02X | bulk | host → board | %d / %d | frames of `CMD` and `SPKIN` records |\n", regmap.USBEndpointOut, regmap.USBMaxPacketHS, regmap.USBMaxPacketSS)
+	fmt.Fprintf(&b, "| 0x%02X | bulk | board → host | %d / %d | frames of `CPL` and `OUT` records |\n", regmap.USBEndpointIn, regmap.USBMaxPacketHS, regmap.USBMaxPacketSS)
+	descs := append([]*regmap.Descriptor{&regmap.USBDeviceDescriptor}, regmap.USBConfigDescriptors...)
+	descs = append(descs, regmap.USBBOSDescriptors...)
+	seen := map[*regmap.Descriptor]bool{}
+	for _, d := range descs {
+		if seen[d] {
+			continue
+		}
+		seen[d] = true
+		fmt.Fprintf(&b, "\n%s descriptor", d.Name)
+		if d.Doc != "" {
+			fmt.Fprintf(&b, ": %s", d.Doc)
+		}
+		if len(d.Speeds) == 1 {
+			fmt.Fprintf(&b, " (%s only)", d.Speeds[0])
+		}
+		b.WriteString("\n\n| offset | field | size | high speed | super speed | meaning |\n|---|---|---|---|---|---|\n")
+		off := 0
+		for _, f := range d.Fields {
+			hs, ss := descValue(d, f, regmap.USBHighSpeed), descValue(d, f, regmap.USBSuperSpeed)
+			fmt.Fprintf(&b, "| %d | `%s` | %d | %s | %s | %s |\n", off, f.Name, f.Size, hs, ss, cell(f.Doc))
+			off += f.Size
+		}
+	}
+	b.WriteString("\n| string | index | value |\n|---|---|---|\n")
+	fmt.Fprintf(&b, "| languages | 0 | 0x%04X (English, United States) |\n", regmap.USBLangID)
+	fmt.Fprintf(&b, "| manufacturer | %d | %s |\n", regmap.USBStrManufacturer, regmap.USBStrings[regmap.USBStrManufacturer])
+	fmt.Fprintf(&b, "| product | %d | %s |\n", regmap.USBStrProduct, regmap.USBStrings[regmap.USBStrProduct])
+	fmt.Fprintf(&b, "| serial number | %d | the `SERIAL` register in decimal (`usb:%04x:%04x:SERIAL`) |\n", regmap.USBStrSerial, regmap.USBVendorID, regmap.USBProductID)
+	return b.String()
+}
+
+func descValue(d *regmap.Descriptor, f regmap.DescField, s regmap.USBSpeed) string {
+	if !d.At(s) {
+		return "—"
+	}
+	v := f.HS
+	if s == regmap.USBSuperSpeed {
+		v = f.SS
+	}
+	switch f.Name {
+	case "bLength":
+		return fmt.Sprint(d.Size())
+	case "wTotalLength":
+		if d == &regmap.USBConfigDescriptor {
+			return fmt.Sprint(len(regmap.USBConfigDescriptorBytes(s)))
+		}
+		return fmt.Sprint(len(regmap.USBBOSDescriptorBytes(s)))
+	}
+	return fmt.Sprintf("0x%0*X", 2*f.Size, v)
+}
+
+func usbRequestsTables() string {
+	var b strings.Builder
+	b.WriteString("| bRequest | request | bmRequestType | wValue | wIndex | wLength | what | stalled when |\n|---|---|---|---|---|---|---|---|\n")
+	for _, r := range regmap.USBRequests {
+		rt := fmt.Sprintf("0x%02X (OUT)", regmap.USBVendorOut)
+		if r.In {
+			rt = fmt.Sprintf("0x%02X (IN)", regmap.USBVendorIn)
+		}
+		what := r.Doc
+		if r.Data != nil {
+			what = "`lrchip_" + r.Data.Name + "`: " + what
+		}
+		fmt.Fprintf(&b, "| 0x%02X | `%s` | %s | %s | %s | %s | %s | %s |\n", uint8(r.Req), r.Name, rt, r.Value, r.Index, r.Length, cell(what), cell(r.Stalled))
+	}
+	b.WriteString("\n")
+	b.WriteString(layoutTable(&regmap.USBIdentityLayout))
+	b.WriteString("\n")
+	b.WriteString(layoutTable(&regmap.USBAttachLayout))
+	return b.String()
+}
+
+func usbFramesTable() string {
+	return layoutTable(&regmap.FrameLayout)
 }
