@@ -225,13 +225,30 @@ func TestFrameErrors(t *testing.T) {
 			}
 		})
 	}
-	// An error from emit stops Feed without sticking.
-	d := inDecoder()
+	// An error from emit stops Feed without sticking, and the frame is offered again.
 	stop := errors.New("stop")
-	n, err := d.Feed(append(good, good...), func(FrameHeader, []byte) error { return stop })
-	assert.Equal(t, 0, n)
+	refuse := func(FrameHeader, []byte) error { return stop }
+	d := inDecoder()
+	n, err := d.Feed(append(good, good...), refuse)
+	assert.Equal(t, 0, n, "a whole frame in the input: not consumed")
 	assert.Same(t, stop, err)
 	assert.NoError(t, d.Err())
+	got, err := collect(d, append(good, good...))
+	require.NoError(t, err)
+	assert.Len(t, got, 2)
+
+	d = inDecoder()
+	_, err = d.Feed(good[:10], refuse)
+	require.NoError(t, err)
+	n, err = d.Feed(good[10:], refuse)
+	assert.Equal(t, len(good)-10, n, "a buffered frame: its bytes are consumed")
+	assert.Same(t, stop, err)
+	assert.False(t, d.Partial())
+	assert.NoError(t, d.EndBurst())
+	got, err = collect(d, nil)
+	require.NoError(t, err)
+	require.Len(t, got, 1)
+	assert.Equal(t, []byte{1, 2, 3}, got[0].p)
 }
 
 func TestFrameHeaderLayout(t *testing.T) {

@@ -99,6 +99,7 @@ type FrameDecoder struct {
 	nh    int         // header bytes held
 	cur   FrameHeader // the frame being assembled, once nh == FrameHeaderSize
 	buf   []byte      // its payload and padding so far
+	ready bool        // buf holds a whole frame that emit refused
 	off   uint64      // bytes consumed, for errors
 	err   error
 }
@@ -125,11 +126,11 @@ func (d *FrameDecoder) failHeader(err error) error {
 func (d *FrameDecoder) Err() error { return d.err }
 
 // Partial reports whether the decoder holds part of a frame.
-func (d *FrameDecoder) Partial() bool { return d.nh > 0 }
+func (d *FrameDecoder) Partial() bool { return d.nh > 0 && !d.ready }
 
 // Reset forgets the partial frame and the error (a new session).
 func (d *FrameDecoder) Reset() {
-	d.nh, d.buf, d.off, d.err = 0, d.buf[:0], 0, nil
+	d.nh, d.buf, d.off, d.err, d.ready = 0, d.buf[:0], 0, nil, false
 }
 
 func zero(b []byte) bool {
@@ -142,11 +143,19 @@ func zero(b []byte) bool {
 }
 
 // Feed decodes b. For each complete frame it calls emit with the header and the payload,
-// which is valid only during the call; an error from emit stops Feed and is returned (it
-// does not stick). Feed returns the number of bytes consumed: all of b unless it fails.
+// which is valid only during the call. An error from emit stops Feed and is returned
+// without sticking: the frame was not taken, and the next Feed offers it again first
+// (whether its bytes count as consumed or not). Feed returns the number of bytes
+// consumed: all of b unless it fails.
 func (d *FrameDecoder) Feed(b []byte, emit func(FrameHeader, []byte) error) (int, error) {
 	if d.err != nil {
 		return 0, d.err
+	}
+	if d.ready {
+		if err := emit(d.cur, d.buf[:d.cur.Length]); err != nil {
+			return 0, err
+		}
+		d.ready, d.nh = false, 0
 	}
 	used := 0
 	for used < len(b) {
@@ -196,10 +205,11 @@ func (d *FrameDecoder) Feed(b []byte, emit func(FrameHeader, []byte) error) (int
 		if !zero(d.buf[d.cur.Length:]) {
 			return used, d.fail("ring %s: padding after a %d-byte record is not zero", d.cur.Ring, d.cur.Length)
 		}
-		d.nh = 0
+		d.ready = true
 		if err := emit(d.cur, d.buf[:d.cur.Length]); err != nil {
 			return used, err
 		}
+		d.ready, d.nh = false, 0
 	}
 	return used, nil
 }
@@ -210,7 +220,7 @@ func (d *FrameDecoder) EndBurst() error {
 	if d.err != nil {
 		return d.err
 	}
-	if d.nh > 0 {
+	if d.Partial() {
 		if d.nh < FrameHeaderSize {
 			return d.fail("the burst ended %d bytes into a frame header", d.nh)
 		}
