@@ -69,8 +69,8 @@ type Function struct {
 	halted  map[uint8]bool
 	ready   bool
 	latch   map[uint32]uint32 // REG_READ: a pair's HI, latched when its LO was read alone
-	sess    *session // open
-	last    *session // the last one opened (it may be ending)
+	sess    *session          // open
+	last    *session          // the last one opened (it may be ending)
 	ep0     []*urb
 	outq    []*urb
 	inq     []*urb
@@ -80,12 +80,12 @@ type Function struct {
 
 // Stats counts what went over the endpoints, for tests and benchmarks.
 type Stats struct {
-	Sessions               int
-	ControlURBs            int
-	OutURBs, InURBs        int
-	OutBytes, InBytes      int64
+	Sessions                  int
+	ControlURBs               int
+	OutURBs, InURBs           int
+	OutBytes, InBytes         int64
 	MaxOutFlight, MaxInFlight int // most bulk URBs queued at once
-	Stalls                 int
+	Stalls                    int
 }
 
 type client struct {

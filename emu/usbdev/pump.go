@@ -26,9 +26,9 @@ type session struct {
 	cmd, spk *ring.Producer // the OUT pump's ends
 	cpl, out *ring.Consumer // the IN pump's ends
 	dec      regmap.FrameDecoder
-	wake     chan struct{} // the engine's doorbell
-	irq      chan struct{} // the engine's interrupt, and the IN pump's other reasons to look
-	done     chan struct{} // the engine returned
+	wake     chan struct{}  // the engine's doorbell
+	irq      chan struct{}  // the engine's interrupt, and the IN pump's other reasons to look
+	done     chan struct{}  // the engine returned
 	users    sync.WaitGroup // the pumps, while they use the rings
 	closed   sync.Once
 }
