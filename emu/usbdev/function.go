@@ -46,8 +46,8 @@ type Opts struct {
 	Ready Ready
 }
 
-// ErrClosed is returned by the Function's methods after Close.
-var ErrClosed = errors.New("usbdev: closed")
+// ErrNoTestbed says that this build cannot put a function on a umockdev testbed.
+var ErrNoTestbed = errors.New("usbdev: this build has no USB testbed: build the lab build, with -tags gousb (needs the Debian packages libusb-1.0-0-dev, libumockdev-dev, umockdev and pkg-config), or use scripts/with-usb-emu.sh")
 
 // Function is the emulated USB function of one board. Its methods are safe for concurrent
 // use; Ioctl never blocks for long (umockdev calls it from its one worker thread).
@@ -145,6 +145,19 @@ func New(b *board.Board, opts Opts) (*Function, error) {
 	go f.outPump()
 	go f.inPump()
 	return f, nil
+}
+
+// setReady sets who is told about reapable URBs, and tells it now.
+func (f *Function) setReady(r Ready) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.opts.Ready = r
+	if r != nil {
+		r.SetReady(f.ready)
+		if f.gone {
+			r.Gone()
+		}
+	}
 }
 
 // String names the function.
