@@ -33,6 +33,7 @@ func TestMain(m *testing.M) {
 	if u := os.Getenv(envClient); u != "" {
 		os.Exit(clientMain(u))
 	}
+	preloadForUSB() // the lab build's USB tests need libumockdev-preload in this process
 	os.Exit(m.Run())
 }
 
