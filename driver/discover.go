@@ -34,8 +34,18 @@ type Found struct {
 // ListOpts configures List. The zero value gives the documented defaults.
 type ListOpts struct {
 	RunDir string        // where emulator sockets are, default RunDir()
-	Sysfs  string        // sysfs mount, default "/sys"
+	Sysfs  string        // sysfs mount, default DefaultSysfs()
 	Query  time.Duration // how long to wait for an emulator's answer, default 1 s
+}
+
+// DefaultSysfs is where discovery reads sysfs: /sys, or the testbed's in a umockdev
+// environment (UMOCKDEV_DIR set, as scripts/with-usb-emu.sh does): libumockdev-preload shows
+// the testbed to libusb, but Go reads files without the C library it redirects.
+func DefaultSysfs() string {
+	if d := os.Getenv("UMOCKDEV_DIR"); d != "" {
+		return filepath.Join(d, "sys")
+	}
+	return "/sys"
 }
 
 // usbScan lists USB boards. The default reads sysfs; a build with the gousb tag asks libusb.
@@ -48,7 +58,7 @@ func List(ctx context.Context, opts ListOpts) ([]Found, error) {
 		opts.RunDir = RunDir()
 	}
 	if opts.Sysfs == "" {
-		opts.Sysfs = "/sys"
+		opts.Sysfs = DefaultSysfs()
 	}
 	if opts.Query == 0 {
 		opts.Query = time.Second
@@ -71,7 +81,7 @@ func List(ctx context.Context, opts ListOpts) ([]Found, error) {
 // Boards returns the hardware boards List finds (no emulators).
 func Boards(ctx context.Context, opts ListOpts) ([]Found, error) {
 	if opts.Sysfs == "" {
-		opts.Sysfs = "/sys"
+		opts.Sysfs = DefaultSysfs()
 	}
 	usb, err := usbScan(ctx, opts.Sysfs)
 	if err != nil {

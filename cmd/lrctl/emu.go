@@ -25,17 +25,23 @@ func newEmuCmd() *cobra.Command {
 }
 
 func newEmuServeCmd() *cobra.Command {
-	var socket, size string
+	var socket, size, speed, envFile string
 	var serial uint64
+	var usb bool
 	cmd := &cobra.Command{
-		Use:   "serve [--socket PATH] [--size CORESxNEURONS] [--serial N]",
+		Use:   "serve [--socket PATH | --usb [--speed high|super] [--env FILE]] [--size CORESxNEURONS] [--serial N]",
 		Short: "Serve an emulated board on a Unix socket until interrupted",
 		Long: `Runs the emulated board as its own process, the stand-in for a board in another address
 space: hosts attach with the device URI emu:unix:PATH and talk to it through shared memory (its
 register file and rings, passed over the socket) as they would to a board. It serves one host at a
 time; the board's state (network, timestep, flash) stays between hosts. The socket defaults to
 emu0.sock (emu1.sock, ... if taken) in the run directory ($LRCHIP_RUN_DIR, else
-$XDG_RUNTIME_DIR/lrchip, else /run/lrchip), where lrctl list finds it.`,
+$XDG_RUNTIME_DIR/lrchip, else /run/lrchip), where lrctl list finds it.
+
+With --usb it serves the board as an emulated USB board instead (lab build only): the board's
+USB function (docs/regmap.md section 10) on a umockdev testbed, which processes see when they run
+with the environment it prints (UMOCKDEV_DIR, and LD_PRELOAD=libumockdev-preload.so.0) and open
+through libusb as usb:1209:0001:SERIAL. scripts/with-usb-emu.sh does all of it.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			var opts board.Opts
@@ -47,6 +53,9 @@ $XDG_RUNTIME_DIR/lrchip, else /run/lrchip), where lrctl list finds it.`,
 				opts.Size = s
 			}
 			opts.Serial = serial
+			if usb {
+				return serveUSB(ctxOf(cmd), cmd.OutOrStdout(), opts, speed, envFile)
+			}
 			b, err := board.New(opts)
 			if err != nil {
 				return err
@@ -69,6 +78,9 @@ $XDG_RUNTIME_DIR/lrchip, else /run/lrchip), where lrctl list finds it.`,
 	cmd.Flags().StringVar(&socket, "socket", "", "socket path (default: emuN.sock in the run directory)")
 	cmd.Flags().StringVar(&size, "size", "", "chip size CORESxNEURONS (default 8x1024, the prototype)")
 	cmd.Flags().Uint64Var(&serial, "serial", 0, "serial number (default 1)")
+	cmd.Flags().BoolVar(&usb, "usb", false, "serve an emulated USB board on a umockdev testbed (lab build)")
+	cmd.Flags().StringVar(&speed, "speed", "super", "with --usb: the USB speed, high or super")
+	cmd.Flags().StringVar(&envFile, "env", "", "with --usb: write the clients' environment to this file (shell exports) once the board is plugged in")
 	return cmd
 }
 
