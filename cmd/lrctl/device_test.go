@@ -183,5 +183,5 @@ func TestValidateCommand(t *testing.T) {
 	require.Equal(t, exitError{1}, err)
 	require.Contains(t, out, `"passed": false`)
 	_, _, err = lrctlCtx(ctx, "validate", "--device", "usb:1209:0001")
-	require.ErrorContains(t, err, "not implemented")
+	require.ErrorContains(t, err, "this build has no USB transport")
 }

@@ -50,7 +50,7 @@ func TestPipelineCommandErrors(t *testing.T) {
 		args []string
 		msg  string
 	}{
-		{"device", []string{"--device", "usb:1209:0001", examplePipeline}, "usb transport is not implemented yet"},
+		{"device", []string{"--device", "usb:1209:0001", examplePipeline}, "this build has no USB transport"},
 		{"missing network", []string{filepath.Join(dir, "none.yaml")}, "none.yaml"},
 		{"missing readout", []string{"--readout", filepath.Join(dir, "none.json"), examplePipeline}, "none.json"},
 		{"readout shape", []string{"--readout", bad, examplePipeline}, "readout takes 3 counts, the chip has 32 outputs"},

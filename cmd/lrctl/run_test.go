@@ -185,7 +185,7 @@ func TestRunErrors(t *testing.T) {
 		want string
 	}{
 		{"no steps", []string{"run", hello}, "run: --steps N is required, at least 1"},
-		{"device", []string{"run", "--device", "usb:1209:0001", hello, "--steps", "1"}, `usb:1209:0001: the usb transport is not implemented yet`},
+		{"device", []string{"run", "--device", "usb:1209:0001", hello, "--steps", "1"}, `usb:1209:0001: this build has no USB transport: build the lab build`},
 		{"chip", []string{"run", hello, "--steps", "1", "--chip", "huge"}, `chip: size "huge": bad chip size: want prototype, full or CORESxNEURONS`},
 		{"missing network", []string{"run", filepath.Join(dir, "none.yaml"), "--steps", "1"}, "no such file or directory"},
 		{"invalid network", []string{"run", badNet, "--steps", "1"}, `network: population "exc": const du = 5000 outside [0, 4095] for program lif` + "\n" +
