@@ -3,7 +3,6 @@ package driver
 import (
 	"bytes"
 	"context"
-	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -364,7 +363,7 @@ func TestErrorsAreLowercaseAndWrapped(t *testing.T) {
 	require.ErrorIs(t, err, ErrNotFound)
 	require.True(t, strings.HasPrefix(err.Error(), "driver: "), err.Error())
 	_, err = Open(context.Background(), "usb:1209:0001", Opts{})
-	require.ErrorIs(t, err, errors.ErrUnsupported)
+	require.ErrorIs(t, err, usbWithoutBoard)
 	_, err = Open(context.Background(), "bogus:", Opts{})
 	require.ErrorIs(t, err, ErrNotFound)
 }

@@ -22,6 +22,9 @@ import (
 // The USB transport through the real libusb (gousb): the emulated board's USB function on a
 // umockdev testbed in this process, which runs with libumockdev-preload.
 
+// usbWithoutBoard is what opening a USB board that is not plugged in gives.
+var usbWithoutBoard = ErrNotFound
+
 func preloadForUSB() {
 	if !umockdev.Preloaded() {
 		if err := umockdev.Reexec(); err != nil {
