@@ -257,7 +257,7 @@ func (l *usbLink) holder() string {
 // control runs a vendor request and turns its errors into the driver's, naming op.
 func (l *usbLink) control(rType uint8, req regmap.USBRequest, idx uint16, data []byte, op string) (int, error) {
 	if l.gone.Load() {
-		return 0, l.failErr
+		return 0, errorf("%s: %w", l.what, l.failErr)
 	}
 	l.ctl.Lock()
 	n, err := l.dev.control(rType, uint8(req), 0, idx, data, l.timeout)
@@ -267,8 +267,8 @@ func (l *usbLink) control(rType uint8, req regmap.USBRequest, idx uint16, data [
 	case err == nil:
 		return n, nil
 	case errors.Is(err, ErrGone):
-		l.fail(errorf("%s: %s: %w", l.what, op, err), true)
-		return n, l.failErr
+		l.fail(fmt.Errorf("%s: %w", op, err), true)
+		return n, errorf("%s: %w", l.what, l.failErr)
 	case errors.Is(err, ErrTimeout):
 		return n, errorf("%s: %s: no answer in %v: %w", l.what, op, l.timeout, ErrTimeout)
 	case errors.Is(err, errUSBStall):
@@ -395,33 +395,42 @@ func (l *usbLink) Alive() error {
 // Bulk implements Link: USB has no bulk DMA window.
 func (l *usbLink) Bulk() []byte { return nil }
 
-// fail records the link's first failure: the board gone, or a protocol violation (which
-// the core learns from the consumers, after the records that came before it).
+// fail records the link's first failure: the board gone (err wraps ErrGone; Wait and Alive
+// return it and the core names the device), or a protocol
+// violation, which the core learns from the consumers, after the records that came before
+// it, and words itself.
 func (l *usbLink) fail(err error, gone bool) {
 	l.failOnce.Do(func() {
 		if gone {
 			l.failErr = err
 			l.gone.Store(true)
 		} else {
-			l.failErr = fmt.Errorf("%w: %w", err, ring.ErrProtocol)
+			l.failErr = violation{err}
 		}
 		close(l.dead)
 	})
 	l.signal()
 }
 
+// violation is the link's protocol failure as the consumers return it: what went wrong,
+// wrapping ring.ErrProtocol (so that the core reports ErrProtocol) without saying so.
+type violation struct{ err error }
+
+func (v violation) Error() string   { return v.err.Error() }
+func (v violation) Unwrap() []error { return []error{v.err, ring.ErrProtocol} }
+
 // failTransfer fails the link because of a bulk transfer's error.
 func (l *usbLink) failTransfer(ep string, err error) {
 	switch {
 	case errors.Is(err, errUSBStall):
-		l.fail(errorf("%s: the board stalled %s: %w", l.what, ep, ErrProtocol), false)
+		l.fail(fmt.Errorf("the board stalled %s", ep), false)
 	case errors.Is(err, ErrProtocol):
-		l.fail(errorf("%s: %s: %w", l.what, ep, err), false)
+		l.fail(fmt.Errorf("%s: %w", ep, err), false)
 	default:
 		if !errors.Is(err, ErrGone) {
 			err = fmt.Errorf("%w: %w", err, ErrGone)
 		}
-		l.fail(errorf("%s: %s: %w", l.what, ep, err), true)
+		l.fail(fmt.Errorf("%s: %w", ep, err), true)
 	}
 }
 
@@ -442,13 +451,13 @@ func (l *usbLink) reader() {
 		l.stats.InBytes.Add(int64(n))
 		if _, err := l.dec.Feed(buf[:n], l.put); err != nil {
 			if l.ctx.Err() == nil {
-				l.fail(errorf("%s: %w: %w", l.what, err, ErrProtocol), false)
+				l.fail(err, false)
 			}
 			return
 		}
 		if n < len(buf) {
 			if err := l.dec.EndBurst(); err != nil {
-				l.fail(errorf("%s: %w: %w", l.what, err, ErrProtocol), false)
+				l.fail(err, false)
 				return
 			}
 		}

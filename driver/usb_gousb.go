@@ -194,6 +194,9 @@ func (g *gousbDevice) stream() (usbStream, error) {
 	return gousbStream{ws}, nil
 }
 
+// closeReads bounds the reads close makes to stop the IN transfers.
+const closeReads = 1000
+
 type gousbStream struct{ ws *gousb.WriteStream }
 
 func (s gousbStream) write(ctx context.Context, p []byte) error {
@@ -203,18 +206,30 @@ func (s gousbStream) write(ctx context.Context, p []byte) error {
 
 func (s gousbStream) close(ctx context.Context) error { return usbErr(s.ws.CloseContext(ctx)) }
 
-// close cancels the IN transfers still queued (a read with a cancelled context does: gousb
-// has no other way), then releases the interface, the device and libusb.
+// close cancels the IN transfers still queued, then releases the interface, the device and
+// libusb. gousb has no way to stop a ReadStream but a read with a cancelled context, which
+// cancels a pending transfer and all behind it, but hands out (and submits again) one that
+// has completed: so it reads until a read fails. A board that never stops sending would keep
+// it going; after closeReads reads it gives up and leaves libusb open rather than free
+// transfers still in flight.
 func (g *gousbDevice) close() error {
 	g.mu.Lock()
-	if g.rs != nil {
+	rs := g.rs
+	g.rs = nil
+	g.mu.Unlock()
+	if rs != nil {
 		ctx, cancel := context.WithCancel(context.Background())
 		cancel()
 		buf := make([]byte, regmap.USBHostTransfer)
-		g.rs.ReadContext(ctx, buf)
-		g.rs = nil
+		stopped := false
+		for i := 0; i < closeReads && !stopped; i++ {
+			_, err := rs.ReadContext(ctx, buf)
+			stopped = err != nil
+		}
+		if !stopped {
+			return fmt.Errorf("%s: the board kept sending: its transfers could not be stopped", g.path)
+		}
 	}
-	g.mu.Unlock()
 	if g.intf != nil {
 		g.intf.Close()
 	}

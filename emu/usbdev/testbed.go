@@ -19,6 +19,7 @@ type Testbed struct {
 
 	mu      sync.Mutex
 	plugged map[*Function]*umockdev.Node
+	pulled  map[*Function]bool // unplugged, not yet removed
 }
 
 // NewTestbed makes a testbed (one per process) and points this process at it.
@@ -27,7 +28,7 @@ func NewTestbed() (*Testbed, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Testbed{tb: tb, plugged: map[*Function]*umockdev.Node{}}, nil
+	return &Testbed{tb: tb, plugged: map[*Function]*umockdev.Node{}, pulled: map[*Function]bool{}}, nil
 }
 
 // Root is the testbed's directory (UMOCKDEV_DIR).
@@ -71,6 +72,10 @@ func (t *Testbed) Plug(f *Function) error {
 func (t *Testbed) Unplug(f *Function) {
 	t.mu.Lock()
 	_, ok := t.plugged[f]
+	if ok && t.pulled[f] {
+		ok = false
+	}
+	t.pulled[f] = true
 	t.mu.Unlock()
 	if !ok {
 		return
@@ -86,6 +91,7 @@ func (t *Testbed) Remove(f *Function) {
 	t.mu.Lock()
 	node, ok := t.plugged[f]
 	delete(t.plugged, f)
+	delete(t.pulled, f)
 	t.mu.Unlock()
 	if !ok {
 		return

@@ -23,25 +23,66 @@ static gboolean on_ioctl(UMockdevIoctlBase *b, UMockdevIoctlClient *c, gpointer 
 	return goHandleIoctl(c, (guintptr)h);
 }
 
-static void on_notify_connected(GObject *obj, GParamSpec *p, gpointer h) {
-	UMockdevIoctlClient *c = (UMockdevIoctlClient *)obj;
-	if (!umockdev_ioctl_client_get_connected(c)) {
-		g_signal_handlers_disconnect_by_func(c, on_notify_connected, h);
-		goClientClosed(c, (guintptr)h);
-		g_object_unref(c);
-	}
+// umockdev (0.17) never says when a client goes: IoctlClient's "connected" follows its
+// stream's "closed", which GLib does not notify. A watch on the worker's main context looks
+// at the clients of a handler every watchInterval while there are any.
+typedef struct {
+	GSource *timer;
+	GPtrArray *clients;
+	guintptr h;
+} watch;
+
+#define WATCH_KEY "lrchip-watch"
+#define WATCH_INTERVAL_MS 20
+
+static void watch_free(gpointer p) {
+	watch *w = p;
+	for (guint i = 0; i < w->clients->len; i++) g_object_unref(g_ptr_array_index(w->clients, i));
+	g_ptr_array_free(w->clients, TRUE);
+	g_free(w);
 }
 
-static void on_connected(UMockdevIoctlBase *b, UMockdevIoctlClient *c, gpointer h) {
-	g_object_ref(c); // until it closes
-	goClientConnected(c, (guintptr)h);
-	g_signal_connect(c, "notify::connected", G_CALLBACK(on_notify_connected), h);
+static gboolean check_clients(gpointer b) {
+	watch *w = g_object_get_data(G_OBJECT(b), WATCH_KEY);
+	for (guint i = 0; i < w->clients->len;) {
+		UMockdevIoctlClient *c = g_ptr_array_index(w->clients, i);
+		if (umockdev_ioctl_client_get_connected(c)) {
+			i++;
+			continue;
+		}
+		g_ptr_array_remove_index_fast(w->clients, i);
+		goClientClosed(c, w->h);
+		g_object_unref(c);
+	}
+	if (w->clients->len == 0) {
+		w->timer = NULL;
+		return G_SOURCE_REMOVE;
+	}
+	return G_SOURCE_CONTINUE;
+}
+
+static void on_connected(UMockdevIoctlBase *b, UMockdevIoctlClient *c, gpointer unused) {
+	watch *w = g_object_get_data(G_OBJECT(b), WATCH_KEY);
+	g_object_ref(c);
+	g_ptr_array_add(w->clients, c);
+	goClientConnected(c, w->h);
+	if (w->timer == NULL) {
+		// Runs on this thread's context: the testbed's worker, like every other callback.
+		w->timer = g_timeout_source_new(WATCH_INTERVAL_MS);
+		g_source_set_callback(w->timer, check_clients, g_object_ref(b), g_object_unref);
+		g_source_attach(w->timer, g_main_context_get_thread_default());
+		g_source_unref(w->timer);
+	}
 }
 
 static UMockdevIoctlBase *new_handler(guintptr h) {
 	UMockdevIoctlBase *b = umockdev_ioctl_base_new();
+	watch *w = g_new0(watch, 1);
+	w->clients = g_ptr_array_new();
+	w->h = h;
+	g_object_set_data_full(G_OBJECT(b), WATCH_KEY, w, watch_free);
 	g_signal_connect(b, "handle-ioctl", G_CALLBACK(on_ioctl), (gpointer)h);
-	g_signal_connect(b, "client-connected", G_CALLBACK(on_connected), (gpointer)h);
+	g_signal_connect(b, "client-connected", G_CALLBACK(on_connected), NULL);
 	return b;
 }
 
