@@ -5,7 +5,7 @@
 //
 //	emu:                  the emulator in this process (emu/board)
 //	emu:unix:PATH         an emulator serving on a Unix socket (lrctl emu serve)
-//	usb:VID:PID[:SERIAL]  a USB board (found by List; its transport is not implemented yet)
+//	usb:VID:PID[:SERIAL]  a USB board, through libusb (the lab build: -tags gousb)
 //	pcie:DDDD:BB:DD.F     a PCIe board (found by List; its transport is not implemented yet)
 //
 // Open attaches, negotiates the protocol and capability versions (a mismatch is ErrVersion,
@@ -21,6 +21,15 @@
 // talks through the rings and registers only; the socket tells it when the board's process
 // dies (EOF/HUP), which fails every call with ErrGone within milliseconds. For emu: the board
 // runs in a goroutine at the other end of a socketpair.
+//
+// The usb transport keeps the four rings in this process and pumps them over the board's
+// bulk endpoints (usb.go; docs/regmap.md §10): a writer goroutine frames CMD and SPKIN onto
+// bulk OUT (the spikes published before a command ahead of it; exact-length transfers, or a
+// stream of full 64 KiB transfers, four in flight, for large batches), a reader goroutine
+// keeps four 64 KiB bulk IN transfers queued and unframes them into CPL and OUT, and the
+// registers are vendor control requests. An unplugged board fails its transfers (libusb's
+// NO_DEVICE): every call fails with ErrGone. The cgo, gousb and libusb, is in usb_gousb.go,
+// built with the gousb tag; without it the transport says how to get the lab build.
 //
 // One goroutine per device (the reader) drains the completion and output rings: it polls
 // while commands are outstanding or for Opts.Spin after the last record, then arms the
