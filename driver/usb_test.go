@@ -389,13 +389,3 @@ func TestUSBLinkCloseEndsTheSession(t *testing.T) {
 	assert.True(t, f.closed)
 	assert.Equal(t, uint8(regmap.USBReqDetach), f.controls[len(f.controls)-1].req)
 }
-
-func TestUSBWithoutTheLabBuild(t *testing.T) {
-	if usbOpen != nil {
-		t.Skip("this is the lab build")
-	}
-	_, err := Open(context.Background(), "usb:1209:0001", Opts{})
-	require.ErrorIs(t, err, errors.ErrUnsupported)
-	assert.Contains(t, err.Error(), "go build -tags gousb ./cmd/lrctl")
-	assert.Contains(t, err.Error(), "scripts/with-usb-emu.sh")
-}

@@ -75,6 +75,7 @@ type Function struct {
 	outq    []*urb
 	inq     []*urb
 	inject  [][]byte // fault: bursts to send on bulk IN first
+	urbMem  int      // buffer bytes of the URBs submitted and not yet reaped
 	stats   Stats
 }
 
@@ -323,9 +324,11 @@ func (f *Function) Disconnect(id ClientID) {
 	}
 	for _, u := range c.pending {
 		mems = append(mems, u.mem, u.buf)
+		f.urbMem -= u.bufLen
 	}
 	for _, u := range c.reap {
 		mems = append(mems, u.mem, u.buf)
+		f.urbMem -= u.bufLen
 	}
 	c.pending, c.reap = nil, nil
 	f.updateReadyLocked()
@@ -567,6 +570,11 @@ func (f *Function) submit(id ClientID, io Ioctl) (int, syscall.Errno) {
 		release()
 		return 0, syscall.EBUSY
 	}
+	if f.urbMem+u.bufLen > maxURBMemory {
+		f.mu.Unlock()
+		release()
+		return 0, syscall.ENOMEM
+	}
 	if u.typ == urbTypeBulk || u.setup.recipient() != recipDevice {
 		if errno := f.checkIntfLocked(c, regmap.USBInterface); errno != 0 {
 			f.mu.Unlock()
@@ -576,6 +584,7 @@ func (f *Function) submit(id ClientID, io Ioctl) (int, syscall.Errno) {
 	}
 	u.c = c
 	c.pending[addr] = u
+	f.urbMem += u.bufLen
 	switch {
 	case u.typ == urbTypeControl:
 		f.ep0 = append(f.ep0, u)
@@ -645,6 +654,7 @@ func (f *Function) reap(id ClientID, io Ioctl) (int, syscall.Errno) {
 	}
 	u := c.reap[0]
 	c.reap = c.reap[1:]
+	f.urbMem -= u.bufLen
 	f.updateReadyLocked()
 	f.mu.Unlock()
 	defer func() {

@@ -357,3 +357,23 @@ func TestSysfsDescription(t *testing.T) {
 		assert.Contains(t, s, want)
 	}
 }
+
+func TestURBMemoryIsBounded(t *testing.T) {
+	f, ready := newFunction(t, Opts{})
+	h := newHost(t, f, 1, ready)
+	require.Zero(t, h.u32ioctl(ioctlClaimInterface, 0).errno)
+	_, r := h.submit(urbTypeBulk, regmap.USBEndpointIn, 0, make([]byte, maxURB+1))
+	assert.Equal(t, syscall.ENOMEM, r.errno, "one URB too large")
+	var addrs []uint64
+	for i := 0; i < maxURBMemory/maxURB; i++ {
+		a, r := h.submit(urbTypeBulk, regmap.USBEndpointIn, 0, make([]byte, maxURB))
+		require.Zero(t, r.errno)
+		addrs = append(addrs, a)
+	}
+	_, r = h.submit(urbTypeBulk, regmap.USBEndpointIn, 0, make([]byte, 512))
+	assert.Equal(t, syscall.ENOMEM, r.errno, "all URBs together too large")
+	require.Zero(t, h.ioctl(ioctlDiscardURB, addrs[0]).errno)
+	h.reap(testCtx(t))
+	_, r = h.submit(urbTypeBulk, regmap.USBEndpointIn, 0, make([]byte, 512))
+	assert.Zero(t, r.errno, "room again once one is reaped")
+}

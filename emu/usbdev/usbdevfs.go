@@ -43,9 +43,10 @@ const (
 	// reaping after a disconnect (so that it sees its URBs fail with ESHUTDOWN).
 	capabilities = 0x01 | 0x02 | 0x04 | 0x08 | 0x10
 
-	// maxURB bounds one URB's buffer: more is refused with ENOMEM, as the kernel does when it
-	// cannot allocate the buffer.
-	maxURB = 16 << 20
+	// maxURB bounds one URB's buffer, and maxURBMemory the buffers of all URBs in flight (the
+	// kernel's usbfs_memory_mb): more is refused with ENOMEM, as the kernel does.
+	maxURB       = 16 << 20
+	maxURBMemory = 64 << 20
 )
 
 var le = binary.LittleEndian
