@@ -195,8 +195,14 @@ func (t *Testbed) RemoveDevice(syspath string) {
 	C.umockdev_testbed_remove_device(t.tb, cs)
 }
 
-// Uevent sends a uevent (add, remove, change) for a device to the processes listening.
+// Uevent sends a uevent (add, remove, change) for a device to the processes listening. It
+// needs this process in the mock environment (libumockdev-preload loaded): umockdev looks the
+// device up through libudev. Elsewhere (a testbed served to other processes) it does nothing;
+// clients learn of a removal from their device node and their requests.
 func (t *Testbed) Uevent(syspath, action string) {
+	if C.umockdev_in_mock_environment() == 0 {
+		return
+	}
 	if !hasPrefix(syspath, "/sys/") {
 		syspath = "/sys" + syspath
 	}
