@@ -258,6 +258,8 @@ func (s *session) expect(ctx context.Context, want string) error {
 	switch {
 	case err != nil && ctx.Err() != nil:
 		return fmt.Errorf("ringbench: waiting for the peer's %q: %w", want, context.Cause(ctx))
+	case err != nil && want == "hello":
+		return fmt.Errorf("%w: waiting for its %q (does the peer's program call ringbench.Peer?): %w", ErrPeer, want, err)
 	case err != nil:
 		return fmt.Errorf("%w: waiting for its %q: %w", ErrPeer, want, err)
 	case got != want:
