@@ -76,8 +76,7 @@ func (e *shared) close() {
 	}
 }
 
-// send and recv exchange control messages. The control socket is non-blocking underneath
-// (Go's poller), so that a context can end a wait on it (watchCtrl).
+// send and recv exchange control messages.
 func (e *shared) send(format string, args ...any) error {
 	_, err := fmt.Fprintf(e.ctrl, format, args...)
 	return err
@@ -92,15 +91,23 @@ func (e *shared) recv() (string, error) {
 	return string(buf[:n]), nil
 }
 
-// watchCtrl makes a wait on the control socket end when ctx does; call the returned stop
-// when done.
+// watchCtrl makes a wait on the control socket end when ctx does (the socket is shut
+// down: the wait and every later one see its end); call the returned stop when done.
 func (e *shared) watchCtrl(ctx context.Context) (stop func() bool) {
-	return context.AfterFunc(ctx, func() { e.ctrl.SetDeadline(time.Now()) })
+	return context.AfterFunc(ctx, func() {
+		if rc, err := e.ctrl.SyscallConn(); err == nil {
+			// Control holds a reference: the descriptor cannot be closed (and its number
+			// reused) under the shutdown.
+			rc.Control(func(fd uintptr) { unix.Shutdown(int(fd), unix.SHUT_RDWR) })
+		}
+	})
 }
 
-// ctrlFile wraps a control socket descriptor in an *os.File on Go's poller.
+// ctrlFile wraps a control socket descriptor in an *os.File. The socket stays blocking,
+// off Go's network poller: a poller thread in either process is one more thing to
+// schedule on the cores the measurements share (watchCtrl ends waits instead).
 func ctrlFile(fd int, name string) (*os.File, error) {
-	if err := unix.SetNonblock(fd, true); err != nil {
+	if err := unix.SetNonblock(fd, false); err != nil {
 		unix.Close(fd)
 		return nil, fmt.Errorf("ringbench: control socket: %w", err)
 	}
