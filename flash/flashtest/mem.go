@@ -150,3 +150,8 @@ func (m *Mem) Corrupt(off int) {
 		m.data[off] ^= 1
 	}
 }
+
+// String describes the flash.
+func (m *Mem) String() string {
+	return fmt.Sprintf("in-memory NOR flash, %d bytes in %d-byte sectors", len(m.data), m.sector)
+}
