@@ -407,7 +407,7 @@ func steadyRun(t *testing.T, d *Device, steps int, during func()) chip.Output {
 // naming themselves, the run waits, and when the board continues the run completes with the
 // same output as one that was never stopped.
 func TestRunSurvivesAStoppedBoard(t *testing.T) {
-	const steps = 20000
+	const steps = 4000
 	ctx := ctxT(t)
 	ref, err := Open(ctx, "emu:", Opts{})
 	require.NoError(t, err)
@@ -438,9 +438,9 @@ func TestRunSurvivesAStoppedBoard(t *testing.T) {
 // A run over the emulator's transport while every core is busy with other work completes,
 // and gives the bits of an idle machine's run.
 func TestRunUnderCPULoad(t *testing.T) {
-	steps := 15000
+	steps := 8000
 	if testing.Short() {
-		steps = 3000
+		steps = 2000
 	}
 	ctx := ctxT(t)
 	ref, err := Open(ctx, "emu:", Opts{})
