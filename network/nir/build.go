@@ -35,8 +35,8 @@ func (c *converter) build() error {
 				total += size(n.out)
 			}
 		}
-		if total > MaxNeurons {
-			return nodeErr(n.name, ErrLimit, "the network has more than %d neurons", MaxNeurons)
+		if total > c.lim.Neurons {
+			return nodeErr(n.name, ErrLimit, "the network has more than %d neurons", c.lim.Neurons)
 		}
 	}
 	for id, n := range nodes {
@@ -152,8 +152,8 @@ func (c *converter) conn(from, to, toNode string, m *csr, gain []float64) error 
 		return nil
 	}
 	c.syn += q.nnz
-	if c.syn > MaxSynapses {
-		return nodeErr(toNode, ErrLimit, "the network has more than %d synapses", MaxSynapses)
+	if c.syn > c.lim.Synapses {
+		return nodeErr(toNode, ErrLimit, "the network has more than %d synapses", c.lim.Synapses)
 	}
 	rows, cols := len(m.rows), m.ncols
 	x := network.Connection{From: from, To: to, SignMode: q.mode.String(), WeightExp: q.exp}

@@ -58,6 +58,8 @@ type Opts struct {
 	PortNeurons int
 	// Name is the network's name (default "nir").
 	Name string
+	// Limits cap the network's size and the work of building it (zero: the defaults).
+	Limits Limits
 }
 
 // Import reads a .nir file and converts it: ReadFile, then Convert. The network's name
@@ -81,6 +83,7 @@ type converter struct {
 	err     error
 	legacy  bool
 	wb      workBudget
+	lim     Limits
 	sigs    map[int]*signal
 	visit   map[int]int // 1 while a linear node's signal is being computed, 2 once done
 	stack   []int
@@ -126,12 +129,13 @@ func Convert(g *Graph, o Opts) (*network.Network, *Report, error) {
 	if o.Name == "" {
 		o.Name = "nir"
 	}
-	f, err := flatten(g)
+	lim := o.Limits.withDefaults()
+	f, err := flatten(g, &lim)
 	if err != nil {
 		return nil, nil, err
 	}
 	v, ok := parseVersion(g.Version)
-	c := &converter{o: o, g: g, f: f, legacy: !ok || v.less(version{1, 0, 6}), wb: workBudget{left: MaxWork},
+	c := &converter{o: o, g: g, f: f, legacy: !ok || v.less(version{1, 0, 6}), wb: workBudget{left: lim.Work}, lim: lim,
 		sigs: map[int]*signal{}, visit: map[int]int{}, models: map[int]*neuron{}, delays: map[int]*delayLine{},
 		popName: map[int]string{}, inPorts: map[int][]port{}, used: map[string]bool{}}
 	c.net = &network.Network{Name: sanitize(o.Name)}
@@ -315,8 +319,8 @@ func (c *converter) intrinsic(n *fnode) error {
 			}
 		}
 		if n.in != nil {
-			if _, ok := shapeSize(n.in, MaxNodeSize); !ok {
-				return nodeErr(n.name, ErrLimit, "input %v has more than %d elements", n.in, MaxNodeSize)
+			if _, ok := shapeSize(n.in, c.lim.NodeSize); !ok {
+				return nodeErr(n.name, ErrLimit, "input %v has more than %d elements", n.in, c.lim.NodeSize)
 			}
 		}
 	}

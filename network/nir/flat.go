@@ -31,6 +31,7 @@ var kinds = map[string]kind{
 type fnode struct {
 	name    string // qualified: "outer.inner" for a nested node
 	node    *Node
+	lim     *Limits
 	kind    kind
 	in, out []int // shapes, once known
 	preds   []int // one per incoming edge (a node may appear twice: the inputs add up)
@@ -42,6 +43,7 @@ func (f *fnode) typ() string { return f.node.Type }
 type flat struct {
 	nodes  []*fnode
 	byName map[string]int
+	lim    *Limits
 }
 
 type scope struct {
@@ -52,8 +54,8 @@ type scope struct {
 	outs   []int // nested Output nodes
 }
 
-func flatten(g *Graph) (*flat, error) {
-	f := &flat{byName: map[string]int{}}
+func flatten(g *Graph, lim *Limits) (*flat, error) {
+	f := &flat{byName: map[string]int{}, lim: lim}
 	if _, err := f.add(g, "", true); err != nil {
 		return nil, err
 	}
@@ -88,7 +90,7 @@ func (f *flat) add(g *Graph, prefix string, top bool) (*scope, error) {
 		}
 		id := len(f.nodes)
 		f.byName[q] = id
-		f.nodes = append(f.nodes, &fnode{name: q, node: n, kind: k})
+		f.nodes = append(f.nodes, &fnode{name: q, node: n, kind: k, lim: f.lim})
 		s.ids[name] = id
 		switch n.Type {
 		case "Input":
@@ -206,8 +208,8 @@ func (f *fnode) ints(name string, n int, def []int, lo int) ([]int, error) {
 	}
 	out := make([]int, n)
 	for i, v := range vals {
-		if v != math.Trunc(v) || v < float64(lo) || v > MaxNodeSize {
-			return nil, nodeErr(f.name, ErrGraph, "%s = %v: want an integer in [%d, %d]", name, v, lo, MaxNodeSize)
+		if v != math.Trunc(v) || v < float64(lo) || v > float64(f.lim.NodeSize) {
+			return nil, nodeErr(f.name, ErrGraph, "%s = %v: want an integer in [%d, %d]", name, v, lo, f.lim.NodeSize)
 		}
 		out[i] = int(v)
 	}
@@ -234,13 +236,13 @@ func (f *fnode) shapeParam(name string) ([]int, bool, error) {
 	}
 	s := make([]int, len(a.Data))
 	for i, v := range a.Data {
-		if v != math.Trunc(v) || v < 1 || v > MaxNodeSize {
-			return nil, false, nodeErr(f.name, ErrGraph, "%s has dimension %v: want an integer in [1, %d]", name, v, MaxNodeSize)
+		if v != math.Trunc(v) || v < 1 || v > float64(f.lim.NodeSize) {
+			return nil, false, nodeErr(f.name, ErrLimit, "%s has dimension %v: want an integer in [1, %d]", name, v, f.lim.NodeSize)
 		}
 		s[i] = int(v)
 	}
-	if _, ok := shapeSize(s, MaxNodeSize); !ok {
-		return nil, false, nodeErr(f.name, ErrLimit, "%s %v has more than %d elements", name, s, MaxNodeSize)
+	if _, ok := shapeSize(s, f.lim.NodeSize); !ok {
+		return nil, false, nodeErr(f.name, ErrLimit, "%s %v has more than %d elements", name, s, f.lim.NodeSize)
 	}
 	return s, true, nil
 }
@@ -276,8 +278,8 @@ func (f *fnode) neuronShape(names ...string) ([]int, error) {
 	if first == "" {
 		shape = []int{1}
 	}
-	if _, ok := shapeSize(shape, MaxNodeSize); !ok {
-		return nil, nodeErr(f.name, ErrLimit, "%v neurons: more than %d", shape, MaxNodeSize)
+	if _, ok := shapeSize(shape, f.lim.NodeSize); !ok {
+		return nil, nodeErr(f.name, ErrLimit, "%v neurons: more than %d", shape, f.lim.NodeSize)
 	}
 	return shape, nil
 }

@@ -122,6 +122,9 @@ func parseNode(name string, g *group, depth int) (*Node, error) {
 		prefix = name + "."
 	}
 	for k, sub := range ng.Groups {
+		if k == "" {
+			return nil, nodeErr(display, ErrGraph, "holds a node with an empty name")
+		}
 		c, err := parseNode(prefix+k, sub, depth+1)
 		if err != nil {
 			return nil, err

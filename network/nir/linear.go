@@ -122,9 +122,13 @@ func (n *fnode) linearOp(in []int, build bool) (*op, error) {
 		}
 		if build {
 			o.a = &csr{rows: make([][]entry, rows), ncols: cols}
+			nnz := 0
 			for r := 0; r < rows; r++ {
 				for c, v := range w.Data[r*cols : (r+1)*cols] {
 					if v != 0 {
+						if nnz++; nnz > n.lim.Synapses {
+							return nil, nodeErr(n.name, ErrLimit, "more than %d nonzero weights", n.lim.Synapses)
+						}
 						o.a.rows[r] = append(o.a.rows[r], entry{int32(c), v})
 					}
 				}
@@ -221,9 +225,9 @@ func (n *fnode) conv(in []int, build bool) (*op, error) {
 		outSp[d] = o
 	}
 	out := append([]int{cout}, outSp...)
-	nout, ok := shapeSize(out, MaxNodeSize)
+	nout, ok := shapeSize(out, n.lim.NodeSize)
 	if !ok {
-		return nil, nodeErr(n.name, ErrLimit, "output %v has more than %d elements", out, MaxNodeSize)
+		return nil, nodeErr(n.name, ErrLimit, "output %v has more than %d elements", out, n.lim.NodeSize)
 	}
 	o := &op{out: out}
 	if b, err := n.optParam("bias"); err != nil {
@@ -244,8 +248,8 @@ func (n *fnode) conv(in []int, build bool) (*op, error) {
 		return o, nil
 	}
 	kn := size(k)
-	if nout > MaxWork/max(1, cing*kn) {
-		return nil, nodeErr(n.name, ErrLimit, "expanding it takes more than %d synapses", MaxWork)
+	if nout > n.lim.Synapses/max(1, cing*kn) {
+		return nil, nodeErr(n.name, ErrLimit, "expanding it takes more than %d synapses", n.lim.Synapses)
 	}
 	if nd == 1 { // treat as 2-D with height 1
 		spatial, outSp, k = []int{1, spatial[0]}, []int{1, outSp[0]}, []int{1, k[0]}
@@ -309,16 +313,16 @@ func (n *fnode) pool(in []int, build bool) (*op, error) {
 		return nil, nodeErr(n.name, ErrGraph, "kernel %v with padding %v does not fit input %v", k, pad, in)
 	}
 	out := []int{C, Ho, Wo}
-	nout, ok := shapeSize(out, MaxNodeSize)
+	nout, ok := shapeSize(out, n.lim.NodeSize)
 	if !ok {
-		return nil, nodeErr(n.name, ErrLimit, "output %v has more than %d elements", out, MaxNodeSize)
+		return nil, nodeErr(n.name, ErrLimit, "output %v has more than %d elements", out, n.lim.NodeSize)
 	}
 	o := &op{out: out}
 	if !build {
 		return o, nil
 	}
-	if nout > MaxWork/max(1, k[0]*k[1]) {
-		return nil, nodeErr(n.name, ErrLimit, "expanding it takes more than %d synapses", MaxWork)
+	if nout > n.lim.Synapses/max(1, k[0]*k[1]) {
+		return nil, nodeErr(n.name, ErrLimit, "expanding it takes more than %d synapses", n.lim.Synapses)
 	}
 	w := 1.0
 	if n.typ() == "AvgPool2d" {
@@ -415,7 +419,7 @@ func mul(a, m *csr, node string, wb *workBudget) (*csr, error) {
 			mr := m.rows[e.col]
 			wb.left -= len(mr) + 1
 			if wb.left < 0 {
-				return nil, nodeErr(node, ErrLimit, "composing the linear nodes before it takes more than %d multiply-adds", MaxWork)
+				return nil, nodeErr(node, ErrLimit, "composing the linear nodes before it takes more than the limit of multiply-adds")
 			}
 			for _, f := range mr {
 				if !seen[f.col] {
@@ -447,7 +451,7 @@ func addSignals(xs []*signal, n int, wb *workBudget) (*signal, error) {
 		for s, m := range x.terms {
 			wb.left -= m.nnz()
 			if wb.left < 0 {
-				return nil, fmt.Errorf("nir: %w: summing inputs takes more than %d operations", ErrLimit, MaxWork)
+				return nil, fmt.Errorf("nir: %w: summing inputs takes more than the limit of operations", ErrLimit)
 			}
 			if old, ok := y.terms[s]; ok {
 				y.terms[s] = addCSR(old, m)

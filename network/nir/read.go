@@ -27,7 +27,8 @@ type ReadOpts struct {
 	InProcess bool
 	// Timeout bounds the child process (0: 60 s).
 	Timeout time.Duration
-	// MemoryLimit bounds the child's address space in bytes, on Linux (0: 4 GiB).
+	// MemoryLimit bounds the child's heap in bytes (RLIMIT_DATA, on Linux; 0: 1 GiB, room
+	// for the largest tree the caps allow).
 	MemoryLimit int64
 }
 
@@ -77,7 +78,7 @@ func childMain() int {
 	if m, err := strconv.ParseInt(os.Getenv(memEnv), 10, 64); err == nil && m > 0 {
 		limitMemory(m)
 	}
-	debug.SetMaxStack(256 << 20) // unbounded recursion in the library dies here, quickly
+	debug.SetMaxStack(64 << 20) // unbounded recursion in the library dies here, quickly
 	var r reply
 	t, err := readHDF5(os.Getenv(fileEnv))
 	if err != nil {
@@ -109,7 +110,7 @@ func readIsolated(ctx context.Context, path string, o ReadOpts) (*group, error) 
 		timeout = 60 * time.Second
 	}
 	if mem <= 0 {
-		mem = 4 << 30
+		mem = 1 << 30
 	}
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()

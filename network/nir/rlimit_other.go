@@ -2,5 +2,6 @@
 
 package nir
 
-// limitMemory does nothing where there is no RLIMIT_AS; the reader's timeout still applies.
+// limitMemory does nothing where RLIMIT_DATA does not bound the heap; the reader's timeout
+// still applies.
 func limitMemory(int64) {}

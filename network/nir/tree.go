@@ -19,11 +19,35 @@ const (
 	MaxTotalElements   = 1 << 25 // elements of all datasets together
 	MaxStringLen       = 4096    // bytes of one string (a node name, a type)
 	MaxDims            = 8       // dimensions of a dataset or a shape
-	MaxNeurons         = 1 << 21 // neurons of the imported network (twice the full chip)
-	MaxNodeSize        = 1 << 22 // elements of one node's input or output
-	MaxSynapses        = 1 << 24 // synapses of the imported network
-	MaxWork            = 1 << 28 // multiply-adds spent composing linear nodes
+	// Defaults of Limits, the caps on what one conversion builds.
+	MaxNeurons  = 1 << 21 // neurons of the imported network (twice the full chip)
+	MaxNodeSize = 1 << 22 // elements of one node's input or output
+	MaxSynapses = 1 << 23 // synapses of the imported network, and entries of one expanded node
+	MaxWork     = 1 << 26 // multiply-adds spent composing linear nodes
 )
+
+// Limits cap what one conversion builds, so that a hostile graph gets an error wrapping
+// ErrLimit instead of taking the machine's memory or time; zero fields take the defaults
+// (MaxNeurons, MaxNodeSize, MaxSynapses, MaxWork). At the defaults a conversion holds at most
+// a few hundred MB; a server importing untrusted files may lower them.
+type Limits struct {
+	Neurons  int
+	NodeSize int
+	Synapses int
+	Work     int
+}
+
+func (l Limits) withDefaults() Limits {
+	for _, x := range []struct {
+		p   *int
+		def int
+	}{{&l.Neurons, MaxNeurons}, {&l.NodeSize, MaxNodeSize}, {&l.Synapses, MaxSynapses}, {&l.Work, MaxWork}} {
+		if *x.p <= 0 {
+			*x.p = x.def
+		}
+	}
+	return l
+}
 
 // group and dataset are the HDF5 objects of a NIR file, read whole: what crosses from the
 // HDF5 reader (possibly in a child process) to the graph parser. Metadata groups are not read:

@@ -203,3 +203,15 @@ nir.write(path("cycle.nir"), cycle())
 for name in ["lif.nir", "lif_f32.nir", "legacy_lif.nir", "legacy_rnn_dotted.nir", "rnn_subgraph.nir", "cnn.nir", "zoo.nir", "cycle.nir"]:
     g = nir.read(path(name), type_check=False)
     print(name, nir.serialization.read_version(path(name)), len(g.nodes), "nodes,", len(g.edges), "edges")
+
+# Hostile: a group that contains itself (a hard-link cycle) in HDF5's newer link format. h5py
+# reads it lazily and never notices; the HDF5 library the importer uses recurses through it
+# forever, which ReadFile's child process turns into an error.
+with h5py.File(path("hostile_link_cycle.nir"), "w", libver="latest") as f:
+    f.create_dataset("version", data=nir.version, dtype=h5py.string_dtype())
+    g = f.create_group("node")
+    g.create_dataset("type", data="NIRGraph", dtype=h5py.string_dtype())
+    nodes = g.create_group("nodes")
+    nodes["loop"] = nodes
+    g.create_dataset("edges", data=np.array([["loop", "loop"]], dtype=object), dtype=h5py.string_dtype())
+print("hostile_link_cycle.nir written")
