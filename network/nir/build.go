@@ -238,9 +238,14 @@ func (c *converter) population(name string, m *neuron) (network.Population, Laye
 		}
 		pop.Program = "lif"
 		pop.Consts = map[string]int32{"du": m.du[0], "dv": m.dv[0], "vth": m.vth[0]}
-		if !allZero32(mant) {
-			put("bias_mant", mant, !uniform(mant))
-			put("bias_exp", exp, !uniform(exp))
+		if !allZero32(mant) { // parameters of lif, one value for all or one per neuron
+			for key, v := range map[string][]int32{"bias_mant": mant, "bias_exp": exp} {
+				if uniform(v) {
+					pop.Params[key] = network.All(v[0])
+				} else {
+					pop.Params[key] = network.Each(v...)
+				}
+			}
 		}
 		layer.Program, layer.LavaExact = "lif", true
 		clean(&pop)

@@ -65,11 +65,11 @@ func (c *converter) model(f *fnode) (*neuron, error) {
 			switch {
 			case math.IsNaN(t) || t <= 0:
 				c.fail(nodeErr(f.name, ErrNumerics, "%s = %v s: a time constant must be positive", what, t))
-			case dt > t:
+			case dt > t*(1+1e-6): // float32 files round τ = dt a little below dt
 				c.fail(nodeErr(f.name, ErrNumerics, "%s = %g s is shorter than dt = %g s: forward Euler needs dt ≤ τ", what, t, dt))
 			case math.IsInf(t, 1):
 			default:
-				out[i] = dt / t
+				out[i] = min(1, dt/t)
 			}
 		}
 		return out

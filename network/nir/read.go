@@ -126,6 +126,9 @@ func readIsolated(ctx context.Context, path string, o ReadOpts) (*group, error) 
 	}
 	cmd.WaitDelay = time.Second
 	if err := cmd.Start(); err != nil {
+		if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+			return nil, fmt.Errorf("nir: %s: %w: the HDF5 reader took longer than %v", path, ErrFormat, timeout)
+		}
 		return nil, fmt.Errorf("nir: %s: cannot start the reader process: %w", path, err)
 	}
 	var r reply
