@@ -367,6 +367,10 @@ func (c *converter) output1(id int) error {
 		return err
 	}
 	name := sanitize(n.name)
+	for k := 2; c.outUsed[name]; k++ {
+		name = fmt.Sprintf("%s_%d", sanitize(n.name), k)
+	}
+	c.outUsed[name] = true
 	om := OutputMap{Node: n.name}
 	if len(sig.terms) == 1 && allZero(sig.bias) {
 		s := sortedKeys(sig.terms)[0]

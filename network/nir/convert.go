@@ -92,6 +92,7 @@ type converter struct {
 	popName map[int]string // chip population (or port) name of a spike source
 	inPorts map[int][]port // input node → its chip ports
 	used    map[string]bool
+	outUsed map[string]bool // output port names
 	net     *network.Network
 	rep     *Report
 	syn     int
@@ -137,7 +138,7 @@ func Convert(g *Graph, o Opts) (*network.Network, *Report, error) {
 	v, ok := parseVersion(g.Version)
 	c := &converter{o: o, g: g, f: f, legacy: !ok || v.less(version{1, 0, 6}), wb: workBudget{left: lim.Work}, lim: lim,
 		sigs: map[int]*signal{}, visit: map[int]int{}, models: map[int]*neuron{}, delays: map[int]*delayLine{},
-		popName: map[int]string{}, inPorts: map[int][]port{}, used: map[string]bool{}}
+		popName: map[int]string{}, inPorts: map[int][]port{}, used: map[string]bool{}, outUsed: map[string]bool{}}
 	c.net = &network.Network{Name: sanitize(o.Name)}
 	c.rep = &Report{Network: c.net.Name, Version: g.Version, Dt: o.Dt, Reset: o.Reset.String()}
 	for _, step := range []func() error{c.shapes, c.build} {
@@ -245,7 +246,7 @@ func (c *converter) intrinsic(n *fnode) error {
 			names = []string{"tau_syn", "tau_mem", "r", "v_leak", "w_in"}
 		case "IF":
 			names = []string{"r", "v_threshold", "v_reset"}
-		case "I":
+		case "I", "Integrator":
 			names = []string{"r"}
 		case "Threshold":
 			names = []string{"threshold"}

@@ -22,7 +22,7 @@ var kinds = map[string]kind{
 	"Input": kInput, "Output": kOutput,
 	"Affine": kLinear, "Linear": kLinear, "Scale": kLinear, "Conv1d": kLinear, "Conv2d": kLinear,
 	"SumPool2d": kLinear, "AvgPool2d": kLinear, "Flatten": kLinear,
-	"LIF": kNeuron, "CubaLIF": kNeuron, "IF": kNeuron, "LI": kNeuron, "CubaLI": kNeuron, "I": kNeuron, "Threshold": kNeuron,
+	"LIF": kNeuron, "CubaLIF": kNeuron, "IF": kNeuron, "LI": kNeuron, "CubaLI": kNeuron, "I": kNeuron, "Integrator": kNeuron, "Threshold": kNeuron,
 	"Delay": kDelay,
 }
 

@@ -101,7 +101,7 @@ func (c *converter) model(f *fnode) (*neuron, error) {
 			m.noteDecay(as[i], m.du[i], 4095)
 		}
 		m.spiking = typ == "CubaLIF"
-	case "IF", "I":
+	case "IF", "I", "Integrator": // the reference package writes the integrator as "I"
 		// dv/dt = R·I: every step adds R·x (the dt of forward Euler folded into R, as every
 		// exporter writes IF: Sinabs' IAF has r = 1 and adds its input each step).
 		r := get("r", nil)

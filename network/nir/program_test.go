@@ -300,3 +300,19 @@ func TestResetDefaults(t *testing.T) {
 		require.Equal(t, c.want, got, "version %q, reset %v: %s", c.version, c.reset, rep.Layers[0].Reset)
 	}
 }
+
+// TestReadout: an Output fed by weights rather than a population gets a readout population
+// whose v is this step's weighted input (at 2^8 per unit) plus the bias; nothing spikes.
+func TestReadout(t *testing.T) {
+	net, rep := convertGraph(t, file("1.0.7", graph(obj{"input": input(2), "if": obj{"type": "IF", "r": fill(2, 1), "v_threshold": fill(2, 0.5), "v_reset": fill(2, 0)},
+		"fc": obj{"type": "Affine", "weight": [][]float64{{1, -0.5}}, "bias": []float64{0.25}}, "out": output(1)},
+		[2]string{"input", "if"}, [2]string{"if", "fc"}, [2]string{"fc", "out"})), Opts{Dt: 1e-3})
+	require.Equal(t, []OutputMap{{Node: "out", Population: "out", Probe: "out:v", Scale: wScale}}, rep.Outputs)
+	p := net.Populations[1]
+	require.Equal(t, "nir_readout", progNameOf(p.Source))
+	require.Equal(t, int32(64), p.Consts["bias"])
+	in := [][]bool{{true, false}, {false, false}, {false, false}, {true, true}, {false, false}, {false, false}}
+	v, _ := simulate(t, net, "out", in)
+	// The input spike of step 1 reaches the IF in step 2 (it fires), the readout in step 3.
+	require.Equal(t, [][]int32{{64}, {64}, {64 + 256}, {64}, {64}, {64 + 256 - 128}}, v)
+}
