@@ -324,13 +324,16 @@ func (c *converter) delayPops(id int) error {
 	if err != nil {
 		return err
 	}
-	if len(sig.terms) != 1 || !allZero(sig.bias) {
+	if len(sig.terms) == 0 && allZero(sig.bias) {
+		c.rep.note("%s: the delay line has no input; its relays never fire", n.name)
+	} else if len(sig.terms) != 1 || !allZero(sig.bias) {
 		return nodeErr(n.name, ErrUnsupported, "it delays values that are not one source's spikes; the chip delays spikes only")
 	}
-	src := sortedKeys(sig.terms)[0]
-	for _, row := range sig.terms[src].rows {
-		if len(row) != 1 || row[0].w != 1 {
-			return nodeErr(n.name, ErrUnsupported, "it delays weighted sums of spikes; the chip delays spikes only (put the Delay before the Affine)")
+	for _, src := range sortedKeys(sig.terms) {
+		for _, row := range sig.terms[src].rows {
+			if len(row) != 1 || row[0].w != 1 {
+				return nodeErr(n.name, ErrUnsupported, "it delays weighted sums of spikes; the chip delays spikes only (put the Delay before the Affine)")
+			}
 		}
 	}
 	spec := progSpec{shape: "relay", regs: map[string]bool{}}
