@@ -3,6 +3,7 @@ package nir
 import (
 	"fmt"
 	"math"
+	"strings"
 
 	"github.com/lrchip/lrchip/network"
 )
@@ -250,6 +251,24 @@ func (c *converter) population(name string, m *neuron) (network.Population, Laye
 		layer.Program, layer.LavaExact = "lif", true
 		clean(&pop)
 		return pop, layer, nil
+	}
+	if m.spiking && !m.threshold { // say why Lava's LIF does not express it
+		var why []string
+		if m.reset != resetZero {
+			why = append(why, "it resets "+m.reset.String())
+		}
+		for _, x := range []struct {
+			what string
+			v    []int32
+		}{{"du", m.du}, {"dv", m.dv}, {"vth", m.vth}} {
+			if !uniform(x.v) {
+				why = append(why, x.what+" differs between neurons (a core has one value)")
+			}
+		}
+		if !allZero(m.ubias) {
+			why = append(why, "a constant input (bias) enters its synaptic current, where Lava's LIF has no bias")
+		}
+		c.rep.note("%s: not Lava's LIF because %s; it runs a generated program with the LIF's arithmetic", n.name, strings.Join(why, ", and "))
 	}
 	spec := progSpec{shape: "cuba", spiking: m.spiking, reset: m.reset, regs: map[string]bool{}}
 	trunc := func(what string, v []float64, scale float64) ([]int32, error) {
