@@ -285,7 +285,7 @@ _Static_assert(offsetof(lrchip_probe, timestep) == 8, "lrchip_probe.timestep");
 /* one spike */
 typedef struct lrchip_spike {
 	uint32_t neuron; /* 0x00: neuron index within the port */
-	int32_t  payload; /* 0x04: 1 for a binary spike; a graded payload is saturated to 24 bits by the chip */
+	int32_t  payload; /* 0x04: 1 for a binary spike; a graded payload is the full int32, as Lava carries it */
 } lrchip_spike;
 _Static_assert(sizeof(lrchip_spike) == 8, "lrchip_spike size");
 _Static_assert(offsetof(lrchip_spike, neuron) == 0, "lrchip_spike.neuron");
