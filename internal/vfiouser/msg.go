@@ -317,9 +317,11 @@ func RegionInfoRequest(index, argsz uint32) []byte {
 
 // DecodeRegionInfoRequest decodes a DEVICE_GET_REGION_INFO request: the region and the
 // reply size the client can take.
+// A client may send as many bytes as its argsz (libvfio-user's does): what follows the
+// structure is ignored.
 func DecodeRegionInfoRequest(b []byte) (index, argsz uint32, err error) {
-	if len(b) != vfio.RegionInfoSize {
-		return 0, 0, malformed("DEVICE_GET_REGION_INFO", "%d bytes, want %d", len(b), vfio.RegionInfoSize)
+	if len(b) < vfio.RegionInfoSize || len(b) > MaxRegionInfo {
+		return 0, 0, malformed("DEVICE_GET_REGION_INFO", "%d bytes, want %d to %d", len(b), vfio.RegionInfoSize, MaxRegionInfo)
 	}
 	var r vfio.RegionInfo
 	vfio.Decode(b, &r)
