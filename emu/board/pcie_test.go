@@ -61,7 +61,9 @@ func TestRegisterFileIsReadOnlyForTheHost(t *testing.T) {
 	require.Equal(t, uint32(0x55aa), le32(mem[regmap.RegScratch:]))
 }
 
-func le32(b []byte) uint32 { return uint32(b[0]) | uint32(b[1])<<8 | uint32(b[2])<<16 | uint32(b[3])<<24 }
+func le32(b []byte) uint32 {
+	return uint32(b[0]) | uint32(b[1])<<8 | uint32(b[2])<<16 | uint32(b[3])<<24
+}
 
 func TestResetFunctionRestoresPowerOn(t *testing.T) {
 	b, err := New(Opts{})
