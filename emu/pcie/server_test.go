@@ -12,7 +12,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"golang.org/x/sys/unix"
 
-	"github.com/lrchip/lrchip/emu"
+	"github.com/lrchip/lrchip/chip"
 	"github.com/lrchip/lrchip/emu/board"
 	"github.com/lrchip/lrchip/firmware/regmap"
 	"github.com/lrchip/lrchip/internal/vfio"
@@ -47,7 +47,7 @@ func pair(t *testing.T) (client, server *net.UnixConn) {
 
 func newBoard(t *testing.T) *board.Board {
 	t.Helper()
-	b, err := board.New(board.Opts{Size: emu.Size{Cores: 2, NeuronsPerCore: 64}})
+	b, err := board.New(board.Opts{Size: chip.Size{Cores: 2, NeuronsPerCore: 64}})
 	require.NoError(t, err)
 	t.Cleanup(func() { b.Close() })
 	return b
