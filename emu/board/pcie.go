@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"strconv"
+	"sync/atomic"
 
 	"github.com/lrchip/lrchip/firmware/regmap"
 )
@@ -23,32 +24,47 @@ func (b *Board) ReadReg(off uint32) (v uint32, ok bool) {
 	return b.regs.load(off), true
 }
 
+// Effect is what a register write asks of the transport besides the store.
+type Effect uint8
+
+// Effects of WriteReg.
+const (
+	// EffectWake: the firmware must be woken (a DOORBELL or CONTROL write).
+	EffectWake Effect = 1 << iota
+	// EffectInterrupt: the write armed IRQ_MASK with a cause already pending in IRQ_STATUS;
+	// the mask is disarmed again and the host must be interrupted now (one-shot), so that a
+	// posted write of the mask racing the board's check loses no interrupt.
+	EffectInterrupt
+)
+
 // WriteReg writes the register at off as an MMIO write does: RW registers store v, W1C
 // registers clear the bits set in v, W1S registers (DOORBELL, CONTROL) set them for the
-// firmware to act on, RO registers and offsets without a register ignore it. wake reports a
-// write the firmware must be woken for (DOORBELL, CONTROL). ok is false for an offset outside
-// the register file or unaligned. CONTROL.ATTACH is the transport's to act on (it knows the
-// host's DMA windows): pass CONTROL writes without it.
-func (b *Board) WriteReg(off, v uint32) (wake, ok bool) {
+// firmware to act on, RO registers and offsets without a register ignore it. ok is false
+// for an offset outside the register file or unaligned. CONTROL.ATTACH is the transport's to
+// act on (it knows the host's DMA windows): pass CONTROL writes without it.
+func (b *Board) WriteReg(off, v uint32) (e Effect, ok bool) {
 	if off%4 != 0 || off >= regmap.BARSize {
-		return false, false
+		return 0, false
 	}
-	r, known := regmap.RegisterAt(off)
-	if !known {
-		return false, true
-	}
-	switch r.Access {
+	switch regmap.AccessOf(off) {
 	case regmap.RW:
 		b.regs.store(off, v)
+		if off == regmap.RegIRQMask && v != 0 && b.regs.load(regmap.RegIRQStatus)&v != 0 {
+			// The firmware's interrupt() disarms with a compare-and-swap too: one of the two
+			// wins, and the host is interrupted once.
+			if atomic.CompareAndSwapUint32(b.regs.word(regmap.RegIRQMask), v, 0) {
+				return EffectInterrupt, true
+			}
+		}
 	case regmap.W1C:
 		b.regs.andNot(off, v)
 	case regmap.W1S:
 		if v != 0 {
 			b.regs.or(off, v)
-			return true, true
+			return EffectWake, true
 		}
 	}
-	return false, true
+	return 0, true
 }
 
 // RegisterFile returns the register file as a read-only descriptor of its memory (a new

@@ -14,16 +14,20 @@ func TestRegisterAccessHasMMIOSemantics(t *testing.T) {
 	require.NoError(t, err)
 	defer b.Close()
 	for _, tc := range []struct {
-		name      string
-		off, v    uint32
-		pre       func()
-		want      uint32
-		wake, bad bool
+		name   string
+		off, v uint32
+		pre    func()
+		want   uint32
+		effect Effect
+		bad    bool
 	}{
 		{name: "RW stores", off: regmap.RegScratch, v: 0xabcd, want: 0xabcd},
 		{name: "RO ignores", off: regmap.RegMagic, v: 0, want: regmap.Magic},
 		{name: "W1C clears", off: regmap.RegIRQStatus, v: regmap.IRQCompletion, pre: func() { b.regs.store(regmap.RegIRQStatus, regmap.IRQAll) }, want: regmap.IRQOutput | regmap.IRQError},
-		{name: "W1S sets and wakes", off: regmap.RegDoorbell, v: 1 << regmap.RingCmd, pre: func() { b.regs.store(regmap.RegDoorbell, 1<<regmap.RingOut) }, want: 1<<regmap.RingCmd | 1<<regmap.RingOut, wake: true},
+		{name: "W1S sets and wakes", off: regmap.RegDoorbell, v: 1 << regmap.RingCmd, pre: func() { b.regs.store(regmap.RegDoorbell, 1<<regmap.RingOut) }, want: 1<<regmap.RingCmd | 1<<regmap.RingOut, effect: EffectWake},
+		{name: "arming with nothing pending", off: regmap.RegIRQMask, v: regmap.IRQAll, pre: func() { b.regs.store(regmap.RegIRQStatus, 0) }, want: regmap.IRQAll},
+		{name: "arming with a cause pending interrupts and disarms", off: regmap.RegIRQMask, v: regmap.IRQAll, pre: func() { b.regs.store(regmap.RegIRQStatus, regmap.IRQOutput) }, want: 0, effect: EffectInterrupt},
+		{name: "arming another cause", off: regmap.RegIRQMask, v: regmap.IRQError, pre: func() { b.regs.store(regmap.RegIRQStatus, regmap.IRQOutput) }, want: regmap.IRQError},
 		{name: "W1S of nothing", off: regmap.RegControl, v: 0, want: 0},
 		{name: "no register", off: 0x0F0, v: 7, want: 0},
 		{name: "unaligned", off: 0x2, v: 7, bad: true},
@@ -33,9 +37,9 @@ func TestRegisterAccessHasMMIOSemantics(t *testing.T) {
 			if tc.pre != nil {
 				tc.pre()
 			}
-			wake, ok := b.WriteReg(tc.off, tc.v)
+			e, ok := b.WriteReg(tc.off, tc.v)
 			require.Equal(t, !tc.bad, ok)
-			require.Equal(t, tc.wake, wake)
+			require.Equal(t, tc.effect, e)
 			got, ok := b.ReadReg(tc.off)
 			require.Equal(t, !tc.bad, ok)
 			if !tc.bad {

@@ -147,15 +147,7 @@ func (ss *session) attach() {
 		refuse(regmap.ResultInternal, "eventfd: %v", err)
 		return
 	}
-	l.Interrupt = func() {
-		st, _ := ss.b.ReadReg(regmap.RegIRQStatus)
-		v := regmap.VectorsFor(st)
-		for i := 0; i < regmap.NumMSIXVectors; i++ {
-			if v&(1<<i) != 0 {
-				ss.signal(vfio.PCIMSIXIRQIndex, i)
-			}
-		}
-	}
+	l.Interrupt = ss.interrupt
 	l.Wait = func(d time.Duration) bool {
 		fds := []unix.PollFd{{Fd: int32(a.wake), Events: unix.POLLIN}}
 		unix.Poll(fds, int(d/time.Millisecond)+1)

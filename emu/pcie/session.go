@@ -309,8 +309,23 @@ func (ss *session) writeReg(off, v uint32) {
 		ss.attach()
 		v &^= regmap.ControlAttach
 	}
-	if wake, _ := ss.b.WriteReg(off, v); wake && ss.att != nil {
+	e, _ := ss.b.WriteReg(off, v)
+	if e&board.EffectWake != 0 && ss.att != nil {
 		ss.att.kick()
+	}
+	if e&board.EffectInterrupt != 0 {
+		ss.interrupt()
+	}
+}
+
+// interrupt signals the MSI-X vectors that carry the causes pending in IRQ_STATUS.
+func (ss *session) interrupt() {
+	st, _ := ss.b.ReadReg(regmap.RegIRQStatus)
+	v := regmap.VectorsFor(st)
+	for i := 0; i < regmap.NumMSIXVectors; i++ {
+		if v&(1<<i) != 0 {
+			ss.signal(vfio.PCIMSIXIRQIndex, i)
+		}
 	}
 }
 

@@ -6,6 +6,7 @@ import (
 	"io"
 	"net"
 	"sync"
+	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -13,9 +14,18 @@ import (
 // Conn frames vfio-user messages on a connected Unix stream socket. Send may be called from
 // several goroutines; Receive from one at a time.
 type Conn struct {
-	c   *net.UnixConn
-	wmu sync.Mutex
-	oob []byte
+	c        *net.UnixConn
+	wmu      sync.Mutex
+	oob      []byte
+	deadline time.Time // zero plus the send timeout (zero: none)
+}
+
+// SetSendTimeout bounds each Send: a peer that does not take a message within d (its socket
+// buffer full, the process stopped) fails it. 0: no bound.
+func (c *Conn) SetSendTimeout(d time.Duration) {
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
+	c.deadline = time.Time{}.Add(d)
 }
 
 // NewConn wraps a connected Unix stream socket. The Conn does not close it.
@@ -44,6 +54,10 @@ func (c *Conn) Send(h Header, payload []byte, fds []int) error {
 	}
 	c.wmu.Lock()
 	defer c.wmu.Unlock()
+	if !c.deadline.IsZero() {
+		// A peer that stops reading (a stopped process) must not block a sender for ever.
+		c.c.SetWriteDeadline(time.Now().Add(c.deadline.Sub(time.Time{})))
+	}
 	n, _, err := c.c.WriteMsgUnix(buf, oob, nil)
 	for err == nil && n < len(buf) {
 		// A stream socket may take part of it; the descriptors went with the first part.
@@ -52,6 +66,11 @@ func (c *Conn) Send(h Header, payload []byte, fds []int) error {
 		n += m
 	}
 	if err != nil {
+		if n > 0 {
+			// Part of the message went: the stream is torn, the connection unusable.
+			c.c.Close()
+			return fmt.Errorf("vfio-user: sending %s: %v after %d of %d bytes: %w", h.Command, err, n, len(buf), ErrTruncated)
+		}
 		return fmt.Errorf("vfio-user: sending %s: %w", h.Command, err)
 	}
 	return nil
