@@ -114,6 +114,16 @@ type vfioLink struct {
 	// MMIO), else reached through the layer.
 	bar      []byte
 	barWrite bool
+	// Registers written with a posted message and not read since: a read of one first makes
+	// the writes land (Flush), as a PCIe read never passes a posted write. (Only where reads
+	// go through a mapping and writes through messages: vfio-user.)
+	dirty   [regmap.BARSize / 4 / 64]atomic.Uint64
+	flushMu sync.Mutex
+	// IRQ_STATUS bits the host cleared that are not written yet: where a write costs a
+	// message, the clears after each drain are gathered into one write before the interrupt
+	// is armed (the only moment the board's view of them matters: arming with a cause still
+	// pending interrupts at once).
+	clears atomic.Uint32
 
 	// Host memory for the board: one memory file, mapped here, in DMA windows.
 	memFd   int
@@ -354,8 +364,18 @@ func (l *vfioLink) ReadReg(off uint32) (uint32, error) {
 	if err := l.goneErr(); err != nil {
 		return 0, err
 	}
+	if off == regmap.RegIRQStatus {
+		if err := l.writeClears(); err != nil {
+			return 0, err
+		}
+	}
 	var v uint32
 	if l.bar != nil {
+		if w := &l.dirty[off/4/64]; w.Load()&(1<<(off/4%64)) != 0 {
+			if err := l.flush(); err != nil {
+				return 0, err
+			}
+		}
 		v = atomic.LoadUint32(l.word(off))
 	} else {
 		var b [4]byte
@@ -388,7 +408,31 @@ func (l *vfioLink) WriteReg(off, v uint32) error {
 		mmioWrite(l.word(off), v)
 		return nil
 	}
+	if off == regmap.RegIRQStatus {
+		l.clears.Or(v)
+		return nil
+	}
+	if l.bar != nil {
+		l.dirty[off/4/64].Or(1 << (off / 4 % 64))
+	}
 	return l.layerErr(l.dev.WriteRegion(regmap.PCIBarRegs, uint64(off), binary.LittleEndian.AppendUint32(nil, v), true))
+}
+
+// flush waits until the posted writes have reached the board.
+func (l *vfioLink) flush() error {
+	l.flushMu.Lock()
+	defer l.flushMu.Unlock()
+	var pending [len(l.dirty)]uint64
+	for i := range l.dirty {
+		pending[i] = l.dirty[i].Swap(0)
+	}
+	if err := l.dev.Flush(); err != nil {
+		for i, p := range pending {
+			l.dirty[i].Or(p)
+		}
+		return l.layerErr(err)
+	}
+	return nil
 }
 
 // removed records that the board reads all ones.
@@ -445,13 +489,27 @@ func (l *vfioLink) Notify(r regmap.Ring) {
 }
 
 // Arm implements Link. The write is posted and needs no read-back: the board interrupts at
-// once when IRQ_MASK arms a cause already pending (docs/regmap.md §10).
+// once when IRQ_MASK arms a cause already pending (docs/regmap.md §10). The IRQ_STATUS clears
+// gathered since the last arming go first.
 func (l *vfioLink) Arm(on bool) {
 	v := uint32(0)
 	if on {
 		v = regmap.IRQAll
+		l.writeClears()
 	}
 	l.WriteReg(regmap.RegIRQMask, v)
+}
+
+// writeClears writes the IRQ_STATUS clears gathered so far.
+func (l *vfioLink) writeClears() error {
+	c := l.clears.Swap(0)
+	if c == 0 {
+		return nil
+	}
+	if l.bar != nil {
+		l.dirty[regmap.RegIRQStatus/4/64].Or(1 << (regmap.RegIRQStatus / 4 % 64))
+	}
+	return l.layerErr(l.dev.WriteRegion(regmap.PCIBarRegs, regmap.RegIRQStatus, binary.LittleEndian.AppendUint32(nil, c), true))
 }
 
 // Wake implements Link.

@@ -53,6 +53,8 @@ type Device interface {
 	// device to take it (as a PCIe MMIO write); the device takes writes in order.
 	ReadRegion(index uint32, off uint64, b []byte) error
 	WriteRegion(index uint32, off uint64, b []byte, posted bool) error
+	// Flush returns once every posted write has reached the device.
+	Flush() error
 	// IRQCount is how many interrupts an interrupt index has.
 	IRQCount(index uint32) (uint32, error)
 	// SetIRQs routes interrupts start.. of an index to eventfds (signalled when the device

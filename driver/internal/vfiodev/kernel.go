@@ -330,6 +330,10 @@ func (k *kernelDev) WriteRegion(index uint32, off uint64, b []byte, posted bool)
 	return nil
 }
 
+// Flush implements Device: pwrite returns once the kernel has done the MMIO write, and MMIO
+// reads never pass MMIO writes on PCIe.
+func (k *kernelDev) Flush() error { return nil }
+
 // IRQCount implements Device.
 func (k *kernelDev) IRQCount(index uint32) (uint32, error) {
 	ii := vfio.IRQInfo{Argsz: uint32(vfio.IRQInfoSize), Index: index}

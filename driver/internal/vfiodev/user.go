@@ -471,6 +471,13 @@ func (u *userDev) WriteRegion(index uint32, off uint64, b []byte, posted bool) e
 	return nil
 }
 
+// Flush implements Device: a request with a reply (the server takes messages in order, so
+// its reply comes after every posted write before it).
+func (u *userDev) Flush() error {
+	var b [4]byte
+	return u.ReadRegion(0, 0, b[:])
+}
+
 // IRQCount implements Device.
 func (u *userDev) IRQCount(index uint32) (uint32, error) {
 	m, err := u.call(vfiouser.CmdDeviceGetIRQInfo, vfiouser.IRQInfoRequest(index), nil)
