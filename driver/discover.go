@@ -170,6 +170,10 @@ func scanEmulators(ctx context.Context, dir string, wait time.Duration) ([]Found
 			if errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, os.ErrNotExist) {
 				continue
 			}
+			if errors.Is(err, syscall.EPROTOTYPE) { // a stream socket: a vfio-user server
+				out = append(out, queryVFIOUser(ctx, p, wait))
+				continue
+			}
 			f.Error = err.Error()
 			out = append(out, f)
 			continue

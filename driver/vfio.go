@@ -457,12 +457,25 @@ func (l *vfioLink) layerErr(err error) error {
 	if err == nil {
 		return nil
 	}
+	// The core names the device; the layer did too.
 	e := vfioError(err)
+	if msg := e.Error(); strings.HasPrefix(msg, "driver: "+l.what+": ") {
+		e = &renamed{msg: "driver: " + strings.TrimPrefix(msg, "driver: "+l.what+": "), err: e}
+	}
 	if errors.Is(e, ErrGone) || errors.Is(e, ErrProtocol) {
 		l.gone.CompareAndSwap(nil, &e)
 	}
 	return e
 }
+
+// renamed is an error with another message.
+type renamed struct {
+	msg string
+	err error
+}
+
+func (r *renamed) Error() string { return r.msg }
+func (r *renamed) Unwrap() error { return r.err }
 
 // Producer implements Link.
 func (l *vfioLink) Producer(r regmap.Ring) RecordProducer {

@@ -126,3 +126,41 @@ func TestSameSpikesOverVFIOUser(t *testing.T) {
 	require.NotEmpty(t, local.Spikes)
 	require.Equal(t, local, remote)
 }
+
+// TestListFindsVFIOUserServers: a vfio-user server in the run directory is listed beside the
+// emulator sockets, with what its registers say, and with who holds it when one does.
+func TestListFindsVFIOUserServers(t *testing.T) {
+	s := startVFIOServer(t)
+	u := startServer(t)
+	dir := filepath.Dir(s.path)
+	require.NoError(t, os.Symlink(u.path, filepath.Join(dir, "emu.sock")))
+	ctx := ctxT(t)
+	found, err := List(ctx, ListOpts{RunDir: dir, Sysfs: t.TempDir()})
+	require.NoError(t, err)
+	require.Len(t, found, 2)
+	byURI := map[string]Found{}
+	for _, f := range found {
+		byURI[f.URI] = f
+	}
+	v, ok := byURI[s.uri]
+	require.True(t, ok, "%+v", found)
+	require.Equal(t, TransportVFIOUser, v.Transport)
+	require.Equal(t, regmap.BoardEmulator.String(), v.Board)
+	require.Equal(t, "1", v.Serial)
+	require.Equal(t, "1.0", v.Protocol)
+	require.Equal(t, "8×1024", v.Size)
+	require.Empty(t, v.Error)
+	require.Empty(t, v.Holder)
+	require.Contains(t, byURI, "emu:unix:"+filepath.Join(dir, "emu.sock"))
+
+	d, err := Open(ctx, s.uri, Opts{})
+	require.NoError(t, err)
+	defer d.Close()
+	found, err = List(ctx, ListOpts{RunDir: dir, Sysfs: t.TempDir()})
+	require.NoError(t, err)
+	for _, f := range found {
+		if f.URI == s.uri {
+			require.Contains(t, f.Holder, fmt.Sprintf("pid %d", os.Getpid()))
+		}
+	}
+}

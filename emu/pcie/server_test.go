@@ -550,7 +550,7 @@ func TestDisconnectingDetachesAndReleases(t *testing.T) {
 	before := countFds(t)
 	cc, sc := pair(t)
 	done := make(chan error, 1)
-	go func() { defer sc.Close(); done <- srv.ServeConn(context.Background(), sc) }()
+	go func() { err := srv.ServeConn(context.Background(), sc); sc.Close(); done <- err }()
 	h := &host{t: t, c: vfiouser.NewConn(cc)}
 	h.call(vfiouser.CmdVersion, vfiouser.Version{Minor: 1}.Append(nil))
 	h.mapBAR()

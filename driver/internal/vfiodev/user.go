@@ -26,6 +26,9 @@ type UserOpts struct {
 // DefaultTimeout is UserOpts.Timeout's default.
 const DefaultTimeout = 5 * time.Second
 
+// closeWait bounds how long Close waits for the server to let go.
+const closeWait = time.Second
+
 // userIOVABase is where the client puts its DMA windows when asked to choose: any address
 // does for a server that maps the memory files.
 const userIOVABase = 1 << 32
@@ -185,19 +188,14 @@ func (u *userDev) reader() {
 		m, err := u.c.Receive()
 		if err != nil {
 			switch {
-			case errors.Is(err, io.EOF), errors.Is(err, net.ErrClosed):
+			case errors.Is(err, io.EOF), errors.Is(err, net.ErrClosed), errors.Is(err, unix.ECONNRESET), errors.Is(err, unix.EPIPE):
 				u.fail(errorf("%s: the server closed the connection (its process exited?): %w", u.what, ErrGone))
 			case errors.Is(err, vfiouser.ErrMalformed), errors.Is(err, vfiouser.ErrTruncated):
 				u.protocol("%v", err)
 			default:
 				u.fail(errorf("%s: %v: %w", u.what, err, ErrGone))
 			}
-			u.mu.Lock()
-			for id, ch := range u.pending {
-				close(ch)
-				delete(u.pending, id)
-			}
-			u.mu.Unlock()
+			u.dropPending()
 			return
 		}
 		if !m.IsReply() {
@@ -216,10 +214,20 @@ func (u *userDev) reader() {
 				continue
 			}
 			u.protocol("a reply (%s) to message %d, which is not outstanding", m.Command, m.ID)
-			u.uc.Close()
-			continue
+			u.dropPending()
+			return // nothing more is read; Close ends the connection
 		}
 		ch <- m
+	}
+}
+
+// dropPending ends the requests that wait: their replies will not come.
+func (u *userDev) dropPending() {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	for id, ch := range u.pending {
+		close(ch)
+		delete(u.pending, id)
 	}
 }
 
@@ -577,6 +585,16 @@ func (u *userDev) Reset() error {
 // Close implements Device: the connection ends (the server drops our windows and eventfds).
 func (u *userDev) Close() error {
 	u.closeMu.Do(func() {
+		// Say goodbye and wait (briefly) for the server's end of file: by then it has let go
+		// of the session, so that the next host to connect is not refused as busy.
+		if u.uc.CloseWrite() == nil {
+			t := time.NewTimer(closeWait)
+			select {
+			case <-u.done:
+			case <-t.C:
+			}
+			t.Stop()
+		}
 		u.uc.Close()
 		<-u.done
 		u.mu.Lock()
