@@ -147,6 +147,7 @@ func scanPCI(sysfs string) ([]Found, error) {
 		if l, err := os.Readlink(filepath.Join(d, "driver")); err == nil {
 			f.Driver = filepath.Base(l)
 		}
+		f.Error = pcieProblem(sysfs, e.Name())
 		out = append(out, f)
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].URI < out[j].URI })

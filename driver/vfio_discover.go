@@ -75,3 +75,13 @@ func holderFromLock(path string) string {
 	}
 	return fmt.Sprintf("pid %d (%s)", pid, strings.TrimSpace(string(comm)))
 }
+
+// pcieProblem is what stops the PCIe board at addr from being opened through VFIO, in a few
+// words with where to read more, "" for nothing (lrctl list shows it).
+func pcieProblem(sysfs, addr string) string {
+	d, err := vfiodev.Diagnose(sysfs, "/dev", addr)
+	if err == nil || d.Problem == "" {
+		return ""
+	}
+	return d.Problem + "; lrctl info --device pcie:" + addr + " says what to run"
+}

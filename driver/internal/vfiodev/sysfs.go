@@ -25,6 +25,7 @@ type Diagnosis struct {
 	CdevPath  string   // /dev/vfio/devices/vfioN where the kernel has the device cdev and iommufd
 	Members   []Member // the devices of its IOMMU group
 	Dev       string   // the device directory
+	Problem   string   // what stops it being opened, in a few words ("" for nothing)
 }
 
 // Member is a device of an IOMMU group and the driver bound to it.
@@ -77,12 +78,15 @@ func Diagnose(sysfs, dev, addr string) (Diagnosis, error) {
 		sort.Slice(d.Members, func(i, j int) bool { return d.Members[i].Addr < d.Members[j].Addr })
 	}
 	if d.Group == "" {
+		d.Problem = "no IOMMU group (the IOMMU is off)"
 		return d, errorf("%s has no IOMMU group: %s: %w", what, iommuHint, ErrSetup)
 	}
 	if d.Driver != "vfio-pci" {
+		d.Problem = "not bound to vfio-pci (" + boundTo(d.Driver) + ")"
 		return d, errorf("%s is %s, not bound to vfio-pci; bind it with:\n%s%w", what, boundTo(d.Driver), d.bindCommands(sysfs), ErrSetup)
 	}
 	if bad := d.blockers(); len(bad) > 0 {
+		d.Problem = fmt.Sprintf("IOMMU group %s is shared with %s", d.Group, bad[0].Addr)
 		return d, errorf("%s: IOMMU group %s is not viable: %s: %w", what, d.Group, d.groupAdvice(), ErrSetup)
 	}
 	// The device cdev (6.2+) with iommufd where the kernel has both; else the group.
@@ -99,6 +103,7 @@ func Diagnose(sysfs, dev, addr string) (Diagnosis, error) {
 		if p := filepath.Join(dev, "vfio", "noiommu-"+d.Group); exists(p) {
 			d.GroupPath = p // no-IOMMU mode: VFIO without DMA protection
 		} else if d.CdevPath == "" {
+			d.Problem = "no VFIO device node (vfio-pci not loaded?)"
 			return d, errorf("%s: neither %s nor a VFIO device cdev exists (is the vfio-pci module loaded? sudo modprobe vfio-pci): %w", what, d.GroupPath, ErrSetup)
 		}
 	}
@@ -108,8 +113,10 @@ func Diagnose(sysfs, dev, addr string) (Diagnosis, error) {
 	}
 	if err := access(node); err != nil {
 		if errors.Is(err, unix.EACCES) || errors.Is(err, unix.EPERM) {
+			d.Problem = "no permission on " + node
 			return d, errorf("%s: no permission to open %s: %s: %w", what, node, permissionHint, ErrSetup)
 		}
+		d.Problem = fmt.Sprintf("%s: %v", node, err)
 		return d, errorf("%s: %s: %v: %w", what, node, err, ErrSetup)
 	}
 	return d, nil

@@ -122,6 +122,9 @@ func TestDiagnose(t *testing.T) {
 			} else {
 				require.Error(t, err)
 				require.True(t, errors.Is(err, tc.sentinel), "%v", err)
+				if errors.Is(err, ErrSetup) {
+					require.NotEmpty(t, d.Problem)
+				}
 				msg, at := err.Error(), 0
 				for _, w := range tc.want {
 					i := indexFrom(msg, w, at)
