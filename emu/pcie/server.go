@@ -171,7 +171,7 @@ func (s *Server) ServeConn(ctx context.Context, conn *net.UnixConn) error {
 		s.busy = false
 		s.mu.Unlock()
 	}()
-	ss, err := newSession(s, c, conn)
+	ss, err := newSession(s, c, peerHost(conn))
 	if err != nil {
 		c.ReplyError(m.Header, unix.ENOMEM)
 		return err

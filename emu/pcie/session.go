@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"sort"
 	"sync"
 
@@ -46,8 +45,8 @@ func (w *window) contains(addr, n uint64) bool {
 	return addr >= w.addr && n <= w.size && addr-w.addr <= w.size-n
 }
 
-func newSession(s *Server, c *vfiouser.Conn, conn *net.UnixConn) (*session, error) {
-	ss := &session{s: s, b: s.b, c: c, host: peerHost(conn)}
+func newSession(s *Server, c *vfiouser.Conn, host board.Host) (*session, error) {
+	ss := &session{s: s, b: s.b, c: c, host: host}
 	ss.irqs[vfio.PCIMSIXIRQIndex] = []int{-1, -1}
 	ss.irqs[vfio.PCIErrIRQIndex] = []int{-1}
 	ss.irqs[vfio.PCIReqIRQIndex] = []int{-1}
