@@ -481,3 +481,40 @@ func TestVFIOUserSecondOpenIsBusy(t *testing.T) {
 	require.ErrorIs(t, err, ErrBusy)
 	require.ErrorContains(t, err, "pid")
 }
+
+// TestVFIOUserWithoutAMappableBAR: when BAR 0 cannot be mapped (a kernel that will not map
+// it, a server that offers no descriptor), every register access goes through the layer
+// (pread/pwrite, REGION_READ/REGION_WRITE) and the device works the same.
+func TestVFIOUserWithoutAMappableBAR(t *testing.T) {
+	p, conn := newProxy(t)
+	p.setReply(func(m vfiouser.Message) (vfiouser.Message, bool) {
+		if m.Command == vfiouser.CmdDeviceGetRegionInfo && len(m.Fds) == 1 {
+			vfiouser.CloseFds(m.Fds)
+			m.Fds = nil
+			b := append([]byte(nil), m.Payload[:vfio.RegionInfoSize]...)
+			putLE32(b[0:], uint32(vfio.RegionInfoSize))
+			putLE32(b[4:], le32(b[4:])&^(vfio.RegionInfoFlagMmap|vfio.RegionInfoFlagCaps))
+			putLE32(b[12:], 0)
+			m.Payload = b
+		}
+		return m, true
+	})
+	d, err := openThrough(t, p, conn, Opts{})
+	require.NoError(t, err)
+	defer d.Close()
+	require.Nil(t, d.link.(*vfioLink).bar, "BAR 0 is not mapped")
+	ctx := ctxT(t)
+	require.NoError(t, d.WriteRegister(regmap.RegScratch, 0xa5a5_5a5a))
+	v, err := d.ReadRegister(regmap.RegScratch)
+	require.NoError(t, err)
+	require.Equal(t, uint32(0xa5a5_5a5a), v)
+	_, err = loadImage(d, ctx, lifImage(t, 8, 32, 1))
+	require.NoError(t, err)
+	require.NoError(t, d.Inject(ctx, randomInput(8, 50, 0.3, 3)))
+	ts, err := runSteps(d, ctx, 50)
+	require.NoError(t, err)
+	require.Equal(t, uint64(50), ts)
+	out, err := read(d, ctx)
+	require.NoError(t, err)
+	require.NotEmpty(t, out.Spikes)
+}
