@@ -89,13 +89,14 @@ func Diagnose(sysfs, dev, addr string) (Diagnosis, error) {
 		d.Problem = fmt.Sprintf("IOMMU group %s is shared with %s", d.Group, bad[0].Addr)
 		return d, errorf("%s: IOMMU group %s is not viable: %s: %w", what, d.Group, d.groupAdvice(), ErrSetup)
 	}
-	// The device cdev (6.2+) with iommufd where the kernel has both; else the group.
+	// The device cdev (6.2+) with iommufd where the kernel has both and this process may
+	// open both (the udev rules open the device nodes to the lrchip group, not /dev/iommu);
+	// else the group.
 	if cdevs, _ := os.ReadDir(filepath.Join(d.Dir, "vfio-dev")); len(cdevs) == 1 {
 		p := filepath.Join(dev, "vfio/devices", cdevs[0].Name())
-		if _, err := os.Stat(p); err == nil {
-			if _, err := os.Stat(filepath.Join(dev, "iommu")); err == nil {
-				d.CdevPath = p
-			}
+		iommu := filepath.Join(dev, "iommu")
+		if exists(p) && exists(iommu) && access(iommu) == nil {
+			d.CdevPath = p
 		}
 	}
 	d.GroupPath = filepath.Join(dev, "vfio", d.Group)

@@ -309,9 +309,7 @@ SUBSYSTEM=="usb", ENV{DEVTYPE}=="usb_device", ATTR{idVendor}=="%04[2]x", ATTR{id
 SUBSYSTEM=="vfio-dev", ATTRS{vendor}=="0x%04[4]x", ATTRS{device}=="0x%04[5]x", MODE="0660", GROUP="%[1]s"
 # ... and, for the group API, its IOMMU group's node /dev/vfio/N (which has no parent device to
 # match: set when the board binds to vfio-pci).
-SUBSYSTEM=="pci", ACTION=="bind", DRIVER=="vfio-pci", ATTR{vendor}=="0x%04[4]x", ATTR{device}=="0x%04[5]x", RUN+="/bin/sh -c 'g=$$(basename $$(readlink /sys%%p/iommu_group)); chgrp %[1]s /dev/vfio/$$g && chmod 0660 /dev/vfio/$$g'"
-# iommufd, which the device cdev needs to map the board's DMA memory.
-KERNEL=="iommu", SUBSYSTEM=="misc", MODE="0660", GROUP="%[1]s"
+SUBSYSTEM=="pci", ACTION=="bind", DRIVER=="vfio-pci", ATTR{vendor}=="0x%04[4]x", ATTR{device}=="0x%04[5]x", RUN+="/bin/sh -c 'g=$$(basename $$(readlink /sys%%p/iommu_group)); chgrp %[1]s /dev/vfio/$$g && chmod g+rw /dev/vfio/$$g'"
 # ... bound to uio_pci_generic (the fallback): the uio node.
 SUBSYSTEM=="uio", ATTRS{vendor}=="0x%04[4]x", ATTRS{device}=="0x%04[5]x", MODE="0660", GROUP="%[1]s"
 # ... and its sysfs BAR and config files, for the sysfs-mmap fallback.
