@@ -80,7 +80,7 @@ func OpenKernel(addr string, opts KernelOpts) (Device, error) {
 	if err != nil {
 		return nil, err
 	}
-	k := &kernelDev{what: what, addr: addr, devFd: -1, groupFd: -1, containerFd: -1, iommuFd: -1, reqFd: -1, errFd: -1, nextIOVA: kernelIOVABase}
+	k := &kernelDev{what: what, addr: addr, devFd: -1, groupFd: -1, containerFd: -1, iommuFd: -1, reqFd: -1, nextIOVA: kernelIOVABase}
 	fail := func(err error) (Device, error) {
 		k.Close()
 		return nil, err
@@ -99,22 +99,16 @@ func OpenKernel(addr string, opts KernelOpts) (Device, error) {
 	}
 	// The kernel's request interrupt says the device is being removed (hot unplug, an
 	// unbind): the board is gone then.
-	for _, p := range []struct {
-		index uint32
-		fd    *int
-	}{{vfio.PCIReqIRQIndex, &k.reqFd}, {vfio.PCIErrIRQIndex, &k.errFd}} {
-		if n, err := k.IRQCount(p.index); err != nil || n == 0 {
-			continue
-		}
+	if n, err := k.IRQCount(vfio.PCIReqIRQIndex); err == nil && n > 0 {
 		fd, err := unix.Eventfd(0, unix.EFD_CLOEXEC|unix.EFD_NONBLOCK)
 		if err != nil {
 			return fail(errorf("%s: eventfd: %w", what, err))
 		}
-		if err := k.SetIRQs(p.index, []int{fd}); err != nil {
-			unix.Close(fd)
-			continue // an older kernel without it: removal shows as all-ones reads alone
+		if err := k.SetIRQs(vfio.PCIReqIRQIndex, []int{fd}); err != nil {
+			unix.Close(fd) // an older kernel without it: removal shows as all-ones reads alone
+		} else {
+			k.reqFd = fd
 		}
-		*p.fd = fd
 	}
 	return k, nil
 }
@@ -467,14 +461,13 @@ func (k *kernelDev) Gone() error {
 // Close implements Device.
 func (k *kernelDev) Close() error {
 	if k.devFd >= 0 {
-		if k.reqFd >= 0 || k.errFd >= 0 {
+		if k.reqFd >= 0 {
 			k.SetIRQs(vfio.PCIReqIRQIndex, nil)
-			k.SetIRQs(vfio.PCIErrIRQIndex, nil)
 		}
 		unix.Close(k.devFd) // the kernel resets the function and releases it
 		k.devFd = -1
 	}
-	for _, fd := range []*int{&k.groupFd, &k.containerFd, &k.iommuFd, &k.reqFd, &k.errFd} {
+	for _, fd := range []*int{&k.groupFd, &k.containerFd, &k.iommuFd, &k.reqFd} {
 		if *fd >= 0 {
 			unix.Close(*fd)
 			*fd = -1
