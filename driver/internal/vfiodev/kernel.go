@@ -39,7 +39,6 @@ type kernelDev struct {
 	ranges   []vfio.IOVARange  // where the IOMMU takes windows (type 1), nil: anywhere
 	offsets  map[uint32]uint64 // region offsets in the device descriptor, as Region said
 	reqFd    int               // eventfd of the request interrupt: the kernel asks us to let go (removal)
-	errFd    int               // eventfd of the error interrupt (AER)
 }
 
 // kernelIOVABase is where windows go when the IOMMU says nothing about its ranges: above
