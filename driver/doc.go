@@ -6,12 +6,13 @@
 //	emu:                  the emulator in this process (emu/board)
 //	emu:unix:PATH         an emulator serving on a Unix socket (lrctl emu serve)
 //	usb:VID:PID[:SERIAL]  a USB board, through libusb (the lab build: -tags gousb)
-//	pcie:DDDD:BB:DD.F     a PCIe board (found by List; its transport is not implemented yet)
+//	pcie:DDDD:BB:DD.F     a PCIe board, through VFIO (vfio.go)
+//	vfio-user:PATH        a board's PCIe function served over vfio-user (lrctl emu serve --vfio-user)
 //
 // Open attaches, negotiates the protocol and capability versions (a mismatch is ErrVersion,
 // naming both), and returns a Device. A Device is safe for concurrent use; every call that
 // can block takes a context and honours it; errors are wrapped sentinels (ErrGone, ErrTimeout,
-// ErrProtocol, ErrBusy, ErrVersion, ErrClosed, ErrDevice) to test with errors.Is.
+// ErrProtocol, ErrBusy, ErrVersion, ErrClosed, ErrDevice, ErrSetup) to test with errors.Is.
 //
 // # Transport
 //
@@ -23,13 +24,21 @@
 // runs in a goroutine at the other end of a socketpair.
 //
 // The usb transport keeps the four rings in this process and pumps them over the board's
-// bulk endpoints (usb.go; docs/regmap.md §10): a writer goroutine frames CMD and SPKIN onto
+// bulk endpoints (usb.go; docs/regmap.md §11): a writer goroutine frames CMD and SPKIN onto
 // bulk OUT (the spikes published before a command ahead of it; exact-length transfers, or a
 // stream of full 64 KiB transfers, four in flight, for large batches), a reader goroutine
 // keeps four 64 KiB bulk IN transfers queued and unframes them into CPL and OUT, and the
 // registers are vendor control requests. An unplugged board fails its transfers (libusb's
 // NO_DEVICE): every call fails with ErrGone. The cgo, gousb and libusb, is in usb_gousb.go,
 // built with the gousb tag; without it the transport says how to get the lab build.
+//
+// The VFIO transports (vfio.go) are one link over two layers (driver/internal/vfiodev): the
+// kernel's VFIO ioctls for a board bound to vfio-pci, or vfio-user messages for the emulated
+// board's PCIe function. The host allocates the rings and the bulk window in a sealed memory
+// file, maps them for the board's DMA, writes their bus addresses to the ring registers and
+// sets CONTROL.ATTACH; registers are BAR 0, interrupts MSI-X vectors routed to eventfds, and
+// a function-level reset starts and ends every session (docs/regmap.md §10). Discovery says
+// what stops a PCIe board from being opened and what to run (ErrSetup).
 //
 // One goroutine per device (the reader) drains the completion and output rings: it polls
 // while commands are outstanding or for Opts.Spin after the last record, then arms the

@@ -18,7 +18,7 @@ import (
 )
 
 // The usb transport (usb:VID:PID[:SERIAL]): a USB board through libusb, as firmware/regmap
-// defines its USB function (docs/regmap.md §10). The link keeps the four rings in this
+// defines its USB function (docs/regmap.md §11). The link keeps the four rings in this
 // process and pumps them: a writer goroutine frames the records of CMD and SPKIN onto bulk
 // OUT, a reader goroutine unframes bulk IN into CPL and OUT; registers are vendor control
 // requests. The cgo (gousb, libusb) is in usb_gousb.go, behind usbDevice, so that all of this

@@ -13,6 +13,7 @@ import (
 	"github.com/lrchip/lrchip/chip"
 	"github.com/lrchip/lrchip/driver"
 	"github.com/lrchip/lrchip/emu/board"
+	"github.com/lrchip/lrchip/emu/pcie"
 )
 
 func newEmuCmd() *cobra.Command {
@@ -25,11 +26,11 @@ func newEmuCmd() *cobra.Command {
 }
 
 func newEmuServeCmd() *cobra.Command {
-	var socket, size, speed, envFile string
+	var socket, size, vfioUser, speed, envFile string
 	var serial uint64
 	var usb bool
 	cmd := &cobra.Command{
-		Use:   "serve [--socket PATH | --usb [--speed high|super] [--env FILE]] [--size CORESxNEURONS] [--serial N]",
+		Use:   "serve [--socket PATH | --vfio-user PATH | --usb [--speed high|super] [--env FILE]] [--size CORESxNEURONS] [--serial N]",
 		Short: "Serve an emulated board on a Unix socket until interrupted",
 		Long: `Runs the emulated board as its own process, the stand-in for a board in another address
 space: hosts attach with the device URI emu:unix:PATH and talk to it through shared memory (its
@@ -38,10 +39,14 @@ time; the board's state (network, timestep, flash) stays between hosts. The sock
 emu0.sock (emu1.sock, ... if taken) in the run directory ($LRCHIP_RUN_DIR, else
 $XDG_RUNTIME_DIR/lrchip, else /run/lrchip), where lrctl list finds it.
 
+With --vfio-user PATH it serves the board as its PCIe function over vfio-user instead (QEMU's
+protocol for a PCI device in another process): hosts open it as vfio-user:PATH, through the
+same driver code as a PCIe board on VFIO (docs/regmap.md §10).
+
 With --usb it serves the board as an emulated USB board instead (lab build only): the board's
-USB function (docs/regmap.md section 10) on a umockdev testbed, which processes see when they run
-with the environment it prints (UMOCKDEV_DIR, and LD_PRELOAD=libumockdev-preload.so.0) and open
-through libusb as usb:1209:0001:SERIAL. scripts/with-usb-emu.sh does all of it.`,
+USB function (docs/regmap.md §11) on a umockdev testbed, which processes see when they run with
+the environment it prints (UMOCKDEV_DIR, and LD_PRELOAD=libumockdev-preload.so.0) and open through
+libusb as usb:1209:0001:SERIAL. scripts/with-usb-emu.sh does all of it.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			var opts board.Opts
@@ -61,6 +66,9 @@ through libusb as usb:1209:0001:SERIAL. scripts/with-usb-emu.sh does all of it.`
 				return err
 			}
 			defer b.Close()
+			if vfioUser != "" {
+				return serveVFIOUser(cmd, b, vfioUser)
+			}
 			path := socket
 			if path == "" {
 				if path, err = freeSocket(driver.RunDir()); err != nil {
@@ -76,11 +84,13 @@ through libusb as usb:1209:0001:SERIAL. scripts/with-usb-emu.sh does all of it.`
 		},
 	}
 	cmd.Flags().StringVar(&socket, "socket", "", "socket path (default: emuN.sock in the run directory)")
-	cmd.Flags().StringVar(&size, "size", "", "chip size CORESxNEURONS (default 8x1024, the prototype)")
-	cmd.Flags().Uint64Var(&serial, "serial", 0, "serial number (default 1)")
+	cmd.Flags().StringVar(&vfioUser, "vfio-user", "", "serve the PCIe function over vfio-user on this socket")
 	cmd.Flags().BoolVar(&usb, "usb", false, "serve an emulated USB board on a umockdev testbed (lab build)")
 	cmd.Flags().StringVar(&speed, "speed", "super", "with --usb: the USB speed, high or super")
 	cmd.Flags().StringVar(&envFile, "env", "", "with --usb: write the clients' environment to this file (shell exports) once the board is plugged in")
+	cmd.MarkFlagsMutuallyExclusive("socket", "vfio-user", "usb")
+	cmd.Flags().StringVar(&size, "size", "", "chip size CORESxNEURONS (default 8x1024, the prototype)")
+	cmd.Flags().Uint64Var(&serial, "serial", 0, "serial number (default 1)")
 	return cmd
 }
 
@@ -99,4 +109,17 @@ func freeSocket(dir string) (string, error) {
 		}
 	}
 	return "", fmt.Errorf("emu serve: no free emuN.sock in %s", dir)
+}
+
+// serveVFIOUser serves b as a PCIe function over vfio-user until interrupted.
+func serveVFIOUser(cmd *cobra.Command, b *board.Board, path string) error {
+	ln, err := pcie.Listen(path)
+	if err != nil {
+		return err
+	}
+	srv := pcie.New(b, pcie.Opts{Log: func(format string, args ...any) {
+		fmt.Fprintf(cmd.ErrOrStderr(), "emu serve: "+format+"\n", args...)
+	}})
+	fmt.Fprintf(cmd.OutOrStdout(), "serving %s on vfio-user:%s\n", b, path)
+	return srv.Serve(ctxOf(cmd), ln)
 }

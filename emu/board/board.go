@@ -9,6 +9,7 @@ import (
 
 	"github.com/lrchip/lrchip/chip"
 	"github.com/lrchip/lrchip/firmware/regmap"
+	"github.com/lrchip/lrchip/flash"
 )
 
 // Defaults of Opts.
@@ -60,6 +61,7 @@ type Board struct {
 	size  chip.Size
 	regs  *regFile
 	flash *Flash
+	slots *flash.Slots // the firmware slots on flash
 	sens  *sensors
 
 	mu       sync.Mutex
@@ -115,6 +117,7 @@ func (ld *loadState) sum(data []byte) uint32 {
 type flashState struct {
 	active   bool
 	args     regmap.FlashBeginArgs
+	w        *flash.Writer
 	received uint64
 	err      string
 	errRes   regmap.Result
@@ -169,13 +172,8 @@ func New(opts Opts) (*Board, error) {
 		return nil, fmt.Errorf("board: %w", err)
 	}
 	b := &Board{opts: opts, size: opts.Size, net: net, sens: newSensors(opts.Power, opts.Thermal)}
-	if b.flash = opts.Flash; b.flash == nil {
-		if b.flash, err = NewFlash(0); err != nil {
-			return nil, err
-		}
-		if err := b.flash.writeSlot(regmap.SlotGolden, 0, opts.Golden, goldenFirmware(opts.Golden)); err != nil {
-			return nil, err
-		}
+	if err := b.initFlash(opts); err != nil {
+		return nil, err
 	}
 	if b.regs, err = newRegFile(); err != nil {
 		return nil, err
@@ -286,63 +284,29 @@ func (b *Board) detach() {
 
 // --- flash and boot ---
 
-func (f *Flash) writeSlot(slot int, seq uint32, v regmap.FWVersion, fw []byte) error {
-	base := slot * f.slotSize
-	if len(fw) > f.slotSize-regmap.SlotDataOffset {
-		return fmt.Errorf("board: firmware of %d bytes does not fit a %d-byte slot", len(fw), f.slotSize)
-	}
-	if err := f.Erase(base, f.slotSize); err != nil {
-		return err
-	}
-	if err := f.Program(base+regmap.SlotDataOffset, fw); err != nil {
-		return err
-	}
-	hdr := make([]byte, regmap.SlotHeaderSize)
-	regmap.SlotHeader{Slot: uint16(slot), Version: v, Seq: seq, Size: uint32(len(fw)), CRC32: crc32.ChecksumIEEE(fw)}.Put(hdr)
-	return f.Program(base, hdr)
-}
-
-// slotInfo reads and checks a slot: its header and the CRC of its firmware.
-func (f *Flash) slotInfo(slot int) (regmap.SlotHeader, error) {
-	hb := make([]byte, regmap.SlotHeaderSize)
-	base := slot * f.slotSize
-	if err := f.Read(base, hb); err != nil {
-		return regmap.SlotHeader{}, err
-	}
-	h, err := regmap.DecodeSlotHeader(hb, slot, f.slotSize)
-	if err != nil {
-		return h, err
-	}
-	fw := make([]byte, h.Size)
-	if err := f.Read(base+regmap.SlotDataOffset, fw); err != nil {
-		return h, err
-	}
-	if c := crc32.ChecksumIEEE(fw); c != h.CRC32 {
-		return h, fmt.Errorf("board: slot %d: firmware CRC %#x, header says %#x", slot, c, h.CRC32)
-	}
-	return h, nil
-}
-
-// pickSlot returns the slot to boot: the valid A/B slot with the highest sequence number,
-// else golden. ok is false when not even golden is valid.
-func (f *Flash) pickSlot() (slot int, h regmap.SlotHeader, ok bool) {
-	best := -1
-	var bh regmap.SlotHeader
-	for _, s := range []int{regmap.SlotA, regmap.SlotB} {
-		if h, err := f.slotInfo(s); err == nil && (best < 0 || h.Seq > bh.Seq) {
-			best, bh = s, h
+// initFlash takes the board's flash, or makes one whose golden slot holds firmware of
+// version opts.Golden, as the factory would.
+func (b *Board) initFlash(opts Opts) (err error) {
+	if b.flash = opts.Flash; b.flash == nil {
+		if b.flash, err = NewFlash(0); err != nil {
+			return err
 		}
 	}
-	if best >= 0 {
-		return best, bh, true
+	if b.slots, err = flash.NewSlots(b.flash, flash.Opts{SlotSize: b.flash.SlotSize()}); err != nil {
+		return fmt.Errorf("board: %w", err)
 	}
-	h, err := f.slotInfo(regmap.SlotGolden)
-	return regmap.SlotGolden, h, err == nil
+	if opts.Flash == nil {
+		if err := flash.WriteGolden(b.slots, opts.Golden, goldenFirmware(opts.Golden)); err != nil {
+			return fmt.Errorf("board: %w", err)
+		}
+	}
+	return nil
 }
 
 // boot picks the firmware slot and sets the identity registers from it.
 func (b *Board) boot() (slot int, v regmap.FWVersion) {
-	slot, h, ok := b.flash.pickSlot()
+	st, ok := b.slots.Boot()
+	slot, h := int(st.Slot), st.Header
 	r := b.regs
 	r.store(regmap.RegFWSlot, uint32(slot))
 	r.store(regmap.RegFWVersion, uint32(h.Version))

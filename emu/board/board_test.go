@@ -309,47 +309,6 @@ func TestSecondHostIsRefused(t *testing.T) {
 	require.True(t, h.b.Identity().Attached)
 }
 
-func TestFlashModel(t *testing.T) {
-	f, err := NewFlash(8192)
-	require.NoError(t, err)
-	_, err = NewFlash(5000)
-	require.Error(t, err)
-	require.NoError(t, f.Program(10, []byte{0x0f}))
-	require.NoError(t, f.Program(10, []byte{0xf3})) // NOR: bits only clear
-	b := make([]byte, 1)
-	require.NoError(t, f.Read(10, b))
-	require.Equal(t, byte(0x03), b[0])
-	require.Error(t, f.Erase(10, 4096), "unaligned")
-	require.NoError(t, f.Erase(0, 4096))
-	require.NoError(t, f.Read(10, b))
-	require.Equal(t, byte(0xff), b[0])
-	require.Error(t, f.Program(3*8192-1, []byte{1, 2}))
-
-	// Boot picks the valid A/B slot with the highest sequence number, else golden.
-	_, _, ok := f.pickSlot()
-	require.False(t, ok, "an empty flash has nothing to boot")
-	require.NoError(t, f.writeSlot(regmap.SlotGolden, 0, 1, []byte("golden")))
-	s, h, ok := f.pickSlot()
-	require.True(t, ok)
-	require.Equal(t, regmap.SlotGolden, s)
-	require.NoError(t, f.writeSlot(regmap.SlotB, 5, 2, []byte("bee")))
-	require.NoError(t, f.writeSlot(regmap.SlotA, 4, 3, []byte("ay")))
-	s, h, _ = f.pickSlot()
-	require.Equal(t, regmap.SlotB, s)
-	require.Equal(t, regmap.FWVersion(2), h.Version)
-	f.Corrupt(2*8192 + regmap.SlotDataOffset)
-	s, _, _ = f.pickSlot()
-	require.Equal(t, regmap.SlotA, s)
-
-	// A board whose flash has no valid firmware at all boots with STATUS.ERROR.
-	empty, _ := NewFlash(0)
-	b2, err := New(Opts{Flash: empty})
-	require.NoError(t, err)
-	defer b2.Close()
-	require.NotZero(t, b2.regs.load(regmap.RegStatus)&regmap.StatusError)
-	require.Equal(t, uint32(regmap.ResultVerify), b2.regs.load(regmap.RegErrorCode))
-}
-
 func TestFlashingAndRebooting(t *testing.T) {
 	h := newTestHost(t, Opts{}, hostOpts{})
 	r := h.b.regs

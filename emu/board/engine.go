@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"hash/crc32"
+	"math"
 	"slices"
 	"sync/atomic"
 	"time"
@@ -15,6 +16,7 @@ import (
 	"github.com/lrchip/lrchip/emu"
 	"github.com/lrchip/lrchip/firmware/image"
 	"github.com/lrchip/lrchip/firmware/regmap"
+	"github.com/lrchip/lrchip/flash"
 	"github.com/lrchip/lrchip/runtime/ring"
 )
 
@@ -452,6 +454,13 @@ func (e *engine) reset() {
 		e.runLeft = 0
 		e.fail(e.runCmd, regmap.ResultAborted, "aborted by a reset at timestep %d", b.t)
 	}
+	b.softReset()
+	e.out.pending = nil
+}
+
+// softReset is the board's part of the soft reset: the firmware's state, whoever runs it
+// (the engine for RESET and CONTROL.RESET, a function-level reset between sessions).
+func (b *Board) softReset() {
 	b.running = false
 	b.net, _ = emptyNetwork(b.size) // cannot fail: the size was checked by New
 	b.loaded = false
@@ -462,9 +471,8 @@ func (e *engine) reset() {
 	b.fl = flashState{}
 	b.errCode = 0
 	b.sens.last = emu.Stats{}
-	e.out.pending = nil
-	e.r.store(regmap.RegErrorCode, 0)
-	e.r.store64(regmap.RegTimestepLo, 0)
+	b.regs.store(regmap.RegErrorCode, 0)
+	b.regs.store64(regmap.RegTimestepLo, 0)
 }
 
 // drainInput takes the spikes the host published in SPKIN: those for the next step (or
@@ -857,21 +865,19 @@ func (e *engine) probeCmd(c regmap.Command) {
 
 func (e *engine) flashCmd(c regmap.Command) {
 	b := e.b
-	f := b.flash
 	fs := &b.fl
-	dataMax := uint64(f.slotSize - regmap.SlotDataOffset)
 	switch c.Op {
 	case regmap.OpFlashInfo:
-		info := regmap.FlashInfo{Booted: e.r.load(regmap.RegFWSlot), SlotSize: uint32(f.slotSize)}
-		for s := 0; s < regmap.NumSlots; s++ {
-			si := regmap.SlotInfo{Slot: uint32(s)}
-			if s == regmap.SlotGolden {
+		info := regmap.FlashInfo{Booted: e.r.load(regmap.RegFWSlot), SlotSize: uint32(b.slots.SlotSize())}
+		for _, st := range b.slots.Table() {
+			si := regmap.SlotInfo{Slot: uint32(st.Slot)}
+			if st.Slot == flash.Golden {
 				si.Flags |= regmap.SlotFlagGolden
 			}
-			if uint32(s) == info.Booted {
+			if uint32(st.Slot) == info.Booted {
 				si.Flags |= regmap.SlotBooted
 			}
-			if h, err := f.slotInfo(s); err == nil {
+			if h := st.Header; st.Valid() {
 				si.Flags |= regmap.SlotValid
 				si.Version, si.Seq, si.Size, si.CRC32 = h.Version, h.Seq, h.Size, h.CRC32
 			}
@@ -880,43 +886,42 @@ func (e *engine) flashCmd(c regmap.Command) {
 		e.complete(c, regmap.ResultOK, info.Append(nil))
 	case regmap.OpFlashBegin:
 		a, err := regmap.DecodeFlashBeginArgs(c.Args)
-		switch {
-		case err != nil:
+		if err != nil {
 			e.fail(c, regmap.ResultBadArgs, "%v", err)
-		case a.Slot == regmap.SlotGolden:
-			e.fail(c, regmap.ResultProtected, "the golden slot is write-protected")
-		case a.Slot != regmap.SlotA && a.Slot != regmap.SlotB:
-			e.fail(c, regmap.ResultRange, "no flash slot %d (A is 1, B is 2)", a.Slot)
-		case uint64(a.Size) > dataMax:
-			e.fail(c, regmap.ResultRange, "firmware of %d bytes does not fit a slot (%d)", a.Size, dataMax)
-		default:
-			if err := f.Erase(int(a.Slot)*f.slotSize, f.slotSize); err != nil {
-				e.fail(c, regmap.ResultInternal, "%v", err)
-				return
-			}
-			*fs = flashState{active: true, args: a}
-			e.complete(c, regmap.ResultOK, nil)
+			return
 		}
+		w, err := b.slots.Begin(flash.Slot(a.Slot), flash.Firmware{Version: a.Version, Size: int(a.Size), CRC32: a.CRC32})
+		if err != nil {
+			res, msg := flashResult(err)
+			e.fail(c, res, "%s", msg)
+			return
+		}
+		*fs = flashState{active: true, args: a, w: w}
+		e.complete(c, regmap.ResultOK, nil)
 	case regmap.OpFlashData:
 		a, err := regmap.DecodeDataArgs(c.Op, c.Args)
 		switch {
 		case err != nil:
 			e.fail(c, regmap.ResultBadArgs, "%v", err)
+			return
 		case !fs.active || a.Core != fs.args.Slot:
 			e.fail(c, regmap.ResultBadState, "FLASH_DATA for slot %d outside its FLASH_BEGIN…FLASH_END", a.Core)
-		case a.Offset > uint64(fs.args.Size) || uint64(len(a.Data)) > uint64(fs.args.Size)-a.Offset:
-			if fs.err == "" {
-				fs.err, fs.errRes = fmt.Sprintf("FLASH_DATA [%d, %d) outside the %d-byte firmware", a.Offset, a.Offset+uint64(len(a.Data)), fs.args.Size), regmap.ResultRange
-			}
-			e.fail(c, regmap.ResultRange, "%s", fs.err)
-		default:
-			if err := f.Program(int(fs.args.Slot)*f.slotSize+regmap.SlotDataOffset+int(a.Offset), a.Data); err != nil {
-				e.fail(c, regmap.ResultInternal, "%v", err)
-				return
-			}
-			fs.received += uint64(len(a.Data))
-			e.complete(c, regmap.ResultOK, nil)
+			return
 		}
+		if _, err := fs.w.WriteAt(a.Data, int64(min(a.Offset, math.MaxInt64))); err != nil {
+			res, msg := flashResult(err)
+			if res == regmap.ResultRange {
+				// Reported again at FLASH_END: the firmware is incomplete.
+				if fs.err == "" {
+					fs.err, fs.errRes = "FLASH_DATA "+msg, res
+				}
+				msg = fs.err
+			}
+			e.fail(c, res, "%s", msg)
+			return
+		}
+		fs.received += uint64(len(a.Data))
+		e.complete(c, regmap.ResultOK, nil)
 	case regmap.OpFlashEnd:
 		slot, err := regmap.DecodeFlashEndArgs(c.Args)
 		switch {
@@ -927,38 +932,34 @@ func (e *engine) flashCmd(c regmap.Command) {
 			e.fail(c, regmap.ResultBadState, "FLASH_END for slot %d without its FLASH_BEGIN", slot)
 			return
 		}
-		a, ferr, fres := fs.args, fs.err, fs.errRes
+		w, ferr, fres := fs.w, fs.err, fs.errRes
 		*fs = flashState{}
 		if ferr != "" {
 			e.fail(c, fres, "%s", ferr)
 			return
 		}
-		fw := make([]byte, a.Size)
-		base := int(a.Slot) * f.slotSize
-		if err := f.Read(base+regmap.SlotDataOffset, fw); err != nil {
-			e.fail(c, regmap.ResultInternal, "%v", err)
-			return
-		}
-		if got := crc32.ChecksumIEEE(fw); got != a.CRC32 {
-			e.fail(c, regmap.ResultVerify, "slot %d reads back with CRC-32 %#08x, FLASH_BEGIN said %#08x", a.Slot, got, a.CRC32)
-			return
-		}
-		var seq uint32
-		for _, s := range []int{regmap.SlotA, regmap.SlotB} {
-			if h, err := f.slotInfo(s); err == nil && h.Seq > seq {
-				seq = h.Seq
-			}
-		}
-		hdr := make([]byte, regmap.SlotHeaderSize)
-		regmap.SlotHeader{Slot: uint16(a.Slot), Version: a.Version, Seq: seq + 1, Size: a.Size, CRC32: a.CRC32}.Put(hdr)
-		if err := f.Program(base, hdr); err != nil {
-			e.fail(c, regmap.ResultInternal, "%v", err)
-			return
-		}
-		if _, err := f.slotInfo(int(a.Slot)); err != nil {
-			e.fail(c, regmap.ResultVerify, "slot %d does not verify after writing its header: %v", a.Slot, err)
+		if _, err := w.Commit(); err != nil {
+			res, msg := flashResult(err)
+			e.fail(c, res, "%s", msg)
 			return
 		}
 		e.complete(c, regmap.ResultOK, nil)
 	}
+}
+
+// flashResult returns the Result and the message of an error of package flash.
+func flashResult(err error) (regmap.Result, string) {
+	msg := err.Error()
+	if fe := (*flash.Error)(nil); errors.As(err, &fe) {
+		msg = fe.Detail
+	}
+	switch {
+	case errors.Is(err, flash.ErrProtected):
+		return regmap.ResultProtected, msg
+	case errors.Is(err, flash.ErrRange):
+		return regmap.ResultRange, msg
+	case errors.Is(err, flash.ErrVerify):
+		return regmap.ResultVerify, msg
+	}
+	return regmap.ResultInternal, msg
 }

@@ -3,22 +3,24 @@ package board
 import (
 	"fmt"
 	"sync"
+
+	"github.com/lrchip/lrchip/flash"
 )
 
 // DefaultSlotSize is the size of a flash slot when FlashOpts.SlotSize is 0: 1 MiB (a real
 // board's slots hold a bitstream and are larger; the emulator's firmware is small).
 const DefaultSlotSize = 1 << 20
 
-// Flash is the model of the board's SPI NOR flash: regmap.NumSlots slots of SlotSize bytes.
-// As on NOR flash, erasing a 4 KiB sector sets it to 0xFF and programming can only clear bits,
-// so writing over data that was not erased corrupts it (which the read-back verify catches).
+// Flash is the model of the board's SPI NOR flash: regmap.NumSlots slots of SlotSize bytes,
+// a flash.Device on which the board keeps its firmware slots (package flash). As on NOR
+// flash, erasing a 4 KiB sector sets it to 0xFF and programming can only clear bits, so
+// writing over data that was not erased corrupts it (which the read-back verify catches).
 // A Flash may outlive a Board: pass it to the next New to model a reboot that keeps the flash.
 // It is safe for concurrent use.
 type Flash struct {
 	mu       sync.Mutex
 	data     []byte
 	slotSize int
-	programs int // program operations, for tests
 }
 
 // NewFlash returns an erased flash with slots of slotSize bytes (0: DefaultSlotSize), a
@@ -42,8 +44,13 @@ const sector = 4096
 // SlotSize returns the size of a slot in bytes.
 func (f *Flash) SlotSize() int { return f.slotSize }
 
+// Geometry implements flash.Device.
+func (f *Flash) Geometry() flash.Geometry {
+	return flash.Geometry{Size: len(f.data), SectorSize: sector}
+}
+
 func (f *Flash) check(off, n int) error {
-	if off < 0 || n < 0 || off+n > len(f.data) {
+	if off < 0 || n < 0 || off > len(f.data) || n > len(f.data)-off { // no off+n: it could overflow
 		return fmt.Errorf("board: flash access [%d, %d) outside the %d-byte flash", off, off+n, len(f.data))
 	}
 	return nil
@@ -73,9 +80,8 @@ func (f *Flash) Program(off int, b []byte) error {
 		return err
 	}
 	for i, v := range b {
-		f.data[off+i] &= v
+		f.data[off+i] &= v // NOR: programming only clears bits
 	}
-	f.programs++
 	return nil
 }
 

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"syscall"
 
+	"github.com/lrchip/lrchip/emu/board"
 	"github.com/lrchip/lrchip/firmware/regmap"
 )
 
@@ -244,7 +245,7 @@ func (f *Function) readRegs(off uint32, n int) []byte {
 		o := off + uint32(4*i)
 		switch {
 		case isPairLo(o):
-			v, _ := f.b.ReadReg64(o)
+			v, _ := f.b.ReadReg64(o) // o was checked: aligned, in the register file
 			out = le.AppendUint32(out, uint32(v))
 			if i+1 < n {
 				out = le.AppendUint32(out, uint32(v>>32))
@@ -271,11 +272,15 @@ func (f *Function) writeReg(off, v uint32) {
 	if off == regmap.RegIRQMask || off == regmap.RegIRQStatus {
 		return
 	}
-	f.b.WriteReg(off, v) // the offset was checked
+	// The offset was checked; CONTROL.ATTACH is PCIe's (its DMA windows), not the bridge's.
+	if off == regmap.RegControl {
+		v &^= regmap.ControlAttach
+	}
+	e, _ := f.b.WriteReg(off, v)
 	f.mu.Lock()
 	s := f.sess
 	f.mu.Unlock()
-	if s != nil {
+	if s != nil && e&board.EffectWake != 0 {
 		s.wakeEngine()
 	}
 }

@@ -1,6 +1,6 @@
 // Package usbdev is the emulated board's USB function: the bridge (an FX3/FT601-class USB
 // device controller) in front of emu/board, as firmware/regmap defines it (docs/regmap.md
-// §10), together with what the Linux kernel's usbdevfs does for the host. A transport hands
+// §11), together with what the Linux kernel's usbdevfs does for the host. A transport hands
 // it the usbdevfs ioctls of a host's libusb (internal/umockdev does, through umockdev's
 // ioctl emulation, so that unchanged libusb and gousb code talks to it); it answers them:
 // descriptors and standard requests, the vendor requests for registers and sessions, and

@@ -272,7 +272,12 @@ func (f *Function) inPump() {
 		}
 		s.users.Add(1)
 		f.mu.Unlock()
-		f.b.WriteReg(regmap.RegIRQMask, regmap.IRQAll)
+		// Clear the causes, arm, look: a record published after the look interrupts; one
+		// published before it is in the look (or, if it raced the arming, WriteReg says so).
+		f.b.WriteReg(regmap.RegIRQStatus, regmap.IRQAll)
+		if e, _ := f.b.WriteReg(regmap.RegIRQMask, regmap.IRQAll); e&board.EffectInterrupt != 0 {
+			s.signalIRQ()
+		}
 		burst, held = s.collect(burst[:0], held, f.opts.Burst)
 		if len(burst) == 0 {
 			select {
@@ -282,7 +287,6 @@ func (f *Function) inPump() {
 			s.users.Done()
 			continue
 		}
-		f.b.WriteReg(regmap.RegIRQStatus, regmap.IRQCompletion|regmap.IRQOutput)
 		s.wakeEngine() // the board may be waiting for the space
 		s.users.Done()
 		f.mu.Lock()

@@ -18,6 +18,7 @@ func regmapBlocks() map[string]string {
 		"regmap-events":    eventsTable(),
 		"regmap-flash":     layoutTable(&regmap.SlotHeaderLayout),
 		"regmap-setup":     layoutTable(&regmap.HelloLayout) + "\n" + layoutTable(&regmap.HelloReplyLayout),
+		"regmap-pcie":      pcieTables(),
 		"regmap-usb":       usbDescriptorsTables(),
 		"regmap-usb-req":   usbRequestsTables(),
 		"regmap-usb-frame": usbFramesTable(),
@@ -242,7 +243,8 @@ func CHeader() string {
 	}{{"OK", regmap.SetupOK}, {"BUSY", regmap.SetupBusy}, {"VERSION", regmap.SetupVersion}, {"ERROR", regmap.SetupError}} {
 		p("#define LRCHIP_SETUP_%s %du\n", s.n, s.v)
 	}
-	p("\n/* USB function (docs/regmap.md section 10) */\n")
+	b.WriteString(pcieCHeader())
+	p("\n/* USB function (docs/regmap.md section 11) */\n")
 	p("#define LRCHIP_USB_CONFIG %du\n#define LRCHIP_USB_INTERFACE %du\n#define LRCHIP_USB_EP_OUT 0x%02xu\n#define LRCHIP_USB_EP_IN 0x%02xu\n",
 		regmap.USBConfigValue, regmap.USBInterface, regmap.USBEndpointOut, regmap.USBEndpointIn)
 	p("#define LRCHIP_USB_MAX_PACKET_HS %du\n#define LRCHIP_USB_MAX_PACKET_SS %du\n", regmap.USBMaxPacketHS, regmap.USBMaxPacketSS)
@@ -342,6 +344,9 @@ SUBSYSTEM=="usb", ENV{DEVTYPE}=="usb_device", ATTR{idVendor}=="%04[2]x", ATTR{id
 
 # PCIe board (0x%04[4]x:0x%04[5]x) bound to vfio-pci: its VFIO device node (kernel 6.2+ cdev).
 SUBSYSTEM=="vfio-dev", ATTRS{vendor}=="0x%04[4]x", ATTRS{device}=="0x%04[5]x", MODE="0660", GROUP="%[1]s"
+# ... and, for the group API, its IOMMU group's node /dev/vfio/N (which has no parent device to
+# match: set when the board binds to vfio-pci).
+SUBSYSTEM=="pci", ACTION=="bind", DRIVER=="vfio-pci", ATTR{vendor}=="0x%04[4]x", ATTR{device}=="0x%04[5]x", RUN+="/bin/sh -c 'g=$$(basename $$(readlink /sys%%p/iommu_group)); chgrp %[1]s /dev/vfio/$$g && chmod g+rw /dev/vfio/$$g'"
 # ... bound to uio_pci_generic (the fallback): the uio node.
 SUBSYSTEM=="uio", ATTRS{vendor}=="0x%04[4]x", ATTRS{device}=="0x%04[5]x", MODE="0660", GROUP="%[1]s"
 # ... and its sysfs BAR and config files, for the sysfs-mmap fallback.
@@ -354,7 +359,7 @@ SUBSYSTEM=="pci", ACTION=="add|bind", ATTR{vendor}=="0x%04[4]x", ATTR{device}=="
 func usbDescriptorsTables() string {
 	var b strings.Builder
 	b.WriteString("| endpoint | type | direction | max packet (high / super speed) | carries |\n|---|---|---|---|---|\n")
-	fmt.Fprintf(&b, "| 0x00 | control | both | 64 / 512 | standard requests, the vendor requests of §10.2 |\n")
+	fmt.Fprintf(&b, "| 0x00 | control | both | 64 / 512 | standard requests, the vendor requests of §11.2 |\n")
 	fmt.Fprintf(&b, "| 0x%02X | bulk | host → board | %d / %d | frames of `CMD` and `SPKIN` records |\n", regmap.USBEndpointOut, regmap.USBMaxPacketHS, regmap.USBMaxPacketSS)
 	fmt.Fprintf(&b, "| 0x%02X | bulk | board → host | %d / %d | frames of `CPL` and `OUT` records |\n", regmap.USBEndpointIn, regmap.USBMaxPacketHS, regmap.USBMaxPacketSS)
 	descs := append([]*regmap.Descriptor{&regmap.USBDeviceDescriptor}, regmap.USBConfigDescriptors...)
