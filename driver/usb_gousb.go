@@ -80,7 +80,9 @@ func isUSBErr(err error, e gousb.Error) bool {
 	return err != nil && (errors.Is(err, e) || strings.Contains(err.Error(), e.Error()))
 }
 
-// openUSBLibusb finds the board u names among libusb's devices and opens it.
+// openUSBLibusb finds the board u names among libusb's devices and opens it. It lists them
+// with OpenDevices, not OpenDeviceWithVIDPID, which returns (nil, nil) when nothing matches
+// and cannot pick a serial number.
 func openUSBLibusb(ctx context.Context, u URI) (usbOpened, error) {
 	what := u.String()
 	c, err := newUSBContext()
@@ -159,12 +161,16 @@ func (g *gousbDevice) claim() error {
 	return nil
 }
 
+// control runs a control transfer; gousb has no context for them, so the timeout bounds it.
 func (g *gousbDevice) control(rType, req uint8, val, idx uint16, data []byte, timeout time.Duration) (int, error) {
 	g.d.ControlTimeout = timeout // the link runs one control request at a time
 	n, err := g.d.Control(rType, req, val, idx, data)
 	return n, usbErr(err)
 }
 
+// read reads one transfer of a ReadStream of regmap.USBHostInFlight transfers, opened by the
+// first read. A ReadStream dies after one failed transfer (gousb cancels the rest); the link
+// ends with the first failed IN transfer anyway, as the board is gone or broke the protocol.
 func (g *gousbDevice) read(ctx context.Context, p []byte) (int, error) {
 	g.mu.Lock()
 	if g.rs == nil {
