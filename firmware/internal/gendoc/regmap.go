@@ -18,6 +18,7 @@ func regmapBlocks() map[string]string {
 		"regmap-events":    eventsTable(),
 		"regmap-flash":     layoutTable(&regmap.SlotHeaderLayout),
 		"regmap-setup":     layoutTable(&regmap.HelloLayout) + "\n" + layoutTable(&regmap.HelloReplyLayout),
+		"regmap-bus":       busTables(),
 	}
 }
 
@@ -239,6 +240,7 @@ func CHeader() string {
 	}{{"OK", regmap.SetupOK}, {"BUSY", regmap.SetupBusy}, {"VERSION", regmap.SetupVersion}, {"ERROR", regmap.SetupError}} {
 		p("#define LRCHIP_SETUP_%s %du\n", s.n, s.v)
 	}
+	b.WriteString(busCHeader())
 	p("\n/* Layouts */\n")
 	seen := map[string]bool{}
 	var layouts []*regmap.Layout
