@@ -29,7 +29,8 @@ func TestSense(t *testing.T) {
 		{0x8000, 0, ErrNotReady},                                      // before the first conversion
 		{0x4b00, physic.ZeroCelsius + 150*physic.Celsius, nil},        // the top of the range
 		{0x4b01, 0, ErrRange},                                         // above it
-		{0xe480, 0, ErrRange},                                         // -55.00... minus
+		{0xe480, physic.ZeroCelsius - 55*physic.Celsius, nil},         // the bottom of the range
+		{0xe47f, 0, ErrRange},                                         // below it
 	} {
 		p := &i2ctest.Playback{DontPanic: true, Ops: []i2ctest.IO{rd(RegDeviceID, 0x1117), wr(RegConfig, 4<<7|1<<5), rd(RegTemp, tc.raw)}}
 		d, err := New(p, nil)
