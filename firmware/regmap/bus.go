@@ -282,3 +282,9 @@ func SensorFor(r Rail) (Sensor, error) {
 	}
 	return Sensor{}, fmt.Errorf("regmap: no power monitor on rail %v", r)
 }
+
+// ShuntNanoOhm returns an INA226's shunt in nΩ, rounded.
+func (s Sensor) ShuntNanoOhm() int64 { return int64(s.ShuntMilliohm*1e6 + 0.5) }
+
+// MaxCurrentNanoAmp returns an INA226's largest expected current in nA, rounded.
+func (s Sensor) MaxCurrentNanoAmp() int64 { return int64(s.MaxCurrentMA*1e6 + 0.5) }
