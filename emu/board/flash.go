@@ -57,7 +57,6 @@ type Flash struct {
 	cut      int  // apply at most this many; -1 no limit
 	torn     bool
 	off      bool
-	onCut    func()
 	programs int // programs and erases ever applied, for tests
 }
 
@@ -111,7 +110,8 @@ func (f *Flash) String() string {
 }
 
 // CutPowerAfter lets k more programs or erases apply and cuts the power at the next one
-// (with torn, after applying half of it); onCut, if not nil, runs then (the board dies).
+// (with torn, after applying half of it). The board on it stops after the command that
+// reached the cut: its host sees it go.
 func (f *Flash) CutPowerAfter(k int, torn bool) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -148,12 +148,6 @@ func (f *Flash) SetStuck(stuck bool) {
 	f.stuck = stuck
 }
 
-func (f *Flash) setOnCut(fn func()) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	f.onCut = fn
-}
-
 func (f *Flash) reset() {
 	f.selected, f.txn, f.txnLen, f.wel, f.addr4, f.busy, f.resetEn = false, f.txn[:0], 0, false, false, 0, false
 }
@@ -182,9 +176,6 @@ func (f *Flash) Corrupt(off int) {
 func (f *Flash) operate(n int) (int, bool) {
 	if f.cut >= 0 && f.ops >= f.cut {
 		f.off = true
-		if f.onCut != nil {
-			go f.onCut() // not under mu: it may stop the board, which uses the flash
-		}
 		if f.torn {
 			return n / 2, true
 		}
