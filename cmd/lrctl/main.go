@@ -53,5 +53,8 @@ func newRoot() *cobra.Command {
 	root.AddCommand(newPipelineCmd())
 	root.AddCommand(newImageCmd())
 	root.AddCommand(newRunCmd())
+	root.AddCommand(newFwCmd())
+	root.AddCommand(newTopCmd())
+	root.AddCommand(newExporterCmd())
 	return root
 }
