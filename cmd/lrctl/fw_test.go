@@ -189,7 +189,9 @@ func TestExporterScrape(t *testing.T) {
 	require.NoError(t, err)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	go func() { done <- serveMetrics(ctx, ln, exporterURIs([]string{"emu:", "emu:unix:/nonexistent.sock"}), 5*time.Second) }()
+	go func() {
+		done <- serveMetrics(ctx, ln, exporterURIs([]string{"emu:", "emu:unix:/nonexistent.sock"}), 5*time.Second)
+	}()
 	defer func() {
 		cancel()
 		require.NoError(t, <-done)

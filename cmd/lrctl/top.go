@@ -139,4 +139,3 @@ func printTop(out io.Writer, recs []topRecord) {
 	table(out, rows)
 	fmt.Fprintf(out, "%s\n", time.Now().Format(time.TimeOnly))
 }
-
