@@ -147,6 +147,7 @@ func scanPCI(sysfs string) ([]Found, error) {
 		if l, err := os.Readlink(filepath.Join(d, "driver")); err == nil {
 			f.Driver = filepath.Base(l)
 		}
+		f.Error = pcieProblem(sysfs, e.Name())
 		out = append(out, f)
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].URI < out[j].URI })
@@ -168,6 +169,10 @@ func scanEmulators(ctx context.Context, dir string, wait time.Duration) ([]Found
 		r, err := Query(ctx, p, wait)
 		if err != nil {
 			if errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, os.ErrNotExist) {
+				continue
+			}
+			if errors.Is(err, syscall.EPROTOTYPE) { // a stream socket: a vfio-user server
+				out = append(out, queryVFIOUser(ctx, p, wait))
 				continue
 			}
 			f.Error = err.Error()

@@ -384,15 +384,19 @@ func waitStopped(t *testing.T, pid int) {
 }
 
 // steadyRun runs steps steps of a busy LIF network on the device, its whole input injected
-// ahead, and returns the output. stopped, when not nil, runs while the Run is in progress.
-func steadyRun(t *testing.T, d *Device, steps int, during func()) chip.Output {
+// ahead, and returns the output. before, when not nil, runs after the input is queued and
+// before the Run is sent; during runs while the Run is in progress.
+func steadyRun(t *testing.T, d *Device, steps int, before func(), during func(run <-chan error)) chip.Output {
 	ctx := ctxT(t)
 	require.NoError(t, d.Load(ctx, lifImage(t, 32, 128, 21)))
 	require.NoError(t, d.Inject(ctx, randomInput(32, steps, 0.2, 22)))
+	if before != nil {
+		before()
+	}
 	errc := make(chan error, 1)
 	go func() { errc <- d.Run(ctx, steps) }()
 	if during != nil {
-		during()
+		during(errc)
 	}
 	require.NoError(t, <-errc)
 	require.Equal(t, uint64(steps), d.Time())
@@ -403,30 +407,38 @@ func steadyRun(t *testing.T, d *Device, steps int, during func()) chip.Output {
 	return out
 }
 
-// A board that stops (SIGSTOP) in the middle of a run is slow, not gone: commands time out
+// A board that stops (SIGSTOP) with a run outstanding is slow, not gone: commands time out
 // naming themselves, the run waits, and when the board continues the run completes with the
 // same output as one that was never stopped.
 func TestRunSurvivesAStoppedBoard(t *testing.T) {
-	const steps = 20000
+	const steps = 4000
 	ctx := ctxT(t)
 	ref, err := Open(ctx, "emu:", Opts{})
 	require.NoError(t, err)
-	want := steadyRun(t, ref, steps, nil)
+	want := steadyRun(t, ref, steps, nil, nil)
 	ref.Close()
 
 	s := startServer(t)
 	d, err := Open(ctx, s.uri, Opts{Timeout: 200 * time.Millisecond})
 	require.NoError(t, err)
 	defer d.Close()
-	got := steadyRun(t, d, steps, func() {
+	stop := func() {
 		require.NoError(t, s.cmd.Process.Signal(syscall.SIGSTOP))
 		waitStopped(t, s.cmd.Process.Pid)
-		// While it is stopped, the driver's reader sleeps through several of its waits and
-		// liveness checks: each SENSORS below waits out its whole timeout.
+	}
+	got := steadyRun(t, d, steps, stop, func(run <-chan error) {
+		// The board is stopped and the RUN waits in its ring. The driver's reader sleeps
+		// through several of its waits and liveness checks meanwhile: each SENSORS below
+		// waits out its whole timeout.
 		for range 5 {
 			_, err := d.Sensors(ctx)
 			require.ErrorIs(t, err, ErrTimeout)
 			require.ErrorContains(t, err, "SENSORS: no completion in 200ms")
+		}
+		select {
+		case err := <-run:
+			t.Fatalf("the run returned while the board was stopped: %v", err)
+		default:
 		}
 		require.NoError(t, s.cmd.Process.Signal(syscall.SIGCONT))
 	})
@@ -438,14 +450,14 @@ func TestRunSurvivesAStoppedBoard(t *testing.T) {
 // A run over the emulator's transport while every core is busy with other work completes,
 // and gives the bits of an idle machine's run.
 func TestRunUnderCPULoad(t *testing.T) {
-	steps := 15000
+	steps := 8000
 	if testing.Short() {
-		steps = 3000
+		steps = 2000
 	}
 	ctx := ctxT(t)
 	ref, err := Open(ctx, "emu:", Opts{})
 	require.NoError(t, err)
-	want := steadyRun(t, ref, steps, nil)
+	want := steadyRun(t, ref, steps, nil, nil)
 	ref.Close()
 
 	s := startServer(t)
@@ -468,7 +480,7 @@ func TestRunUnderCPULoad(t *testing.T) {
 	d, err := Open(ctx, s.uri, Opts{})
 	require.NoError(t, err)
 	defer d.Close()
-	got := steadyRun(t, d, steps, nil)
+	got := steadyRun(t, d, steps, nil, nil)
 	stop.Store(true)
 	wg.Wait()
 	require.Equal(t, want, got)

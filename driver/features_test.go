@@ -339,7 +339,8 @@ func TestDiscovery(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, []Found{
 		{URI: "usb:1209:0001:LR0042", Transport: "usb", Board: "usb-board", Serial: "LR0042", Path: "/dev/bus/usb/001/005"},
-		{URI: "pcie:0000:03:00.0", Transport: "pcie", Board: "pcie-board", Path: filepath.Join(sys, "bus/pci/devices/0000:03:00.0"), Driver: "vfio-pci"},
+		{URI: "pcie:0000:03:00.0", Transport: "pcie", Board: "pcie-board", Path: filepath.Join(sys, "bus/pci/devices/0000:03:00.0"), Driver: "vfio-pci",
+			Error: "no IOMMU group (the IOMMU is off); lrctl info --device pcie:0000:03:00.0 says what to run"},
 	}, found)
 
 	// No boards: none.

@@ -73,8 +73,10 @@ func encode(t testing.TB, img *image.Image) []byte {
 	return b
 }
 
+// ctxT bounds a test's calls: a safety net against a hang, generous enough for a machine
+// loaded many times over (no test waits for it to pass).
 func ctxT(t testing.TB) context.Context {
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	t.Cleanup(cancel)
 	return ctx
 }

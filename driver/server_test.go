@@ -30,6 +30,9 @@ func TestMain(m *testing.M) {
 	if p := os.Getenv(envServe); p != "" {
 		os.Exit(serveMain(p))
 	}
+	if p := os.Getenv(envServeVFIOUser); p != "" {
+		os.Exit(serveVFIOUserMain(p))
+	}
 	if u := os.Getenv(envClient); u != "" {
 		os.Exit(clientMain(u))
 	}

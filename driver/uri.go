@@ -15,12 +15,15 @@ const (
 	TransportEmuUnix = "emu:unix" // emulator process on a Unix socket
 	TransportUSB     = "usb"
 	TransportPCIe    = "pcie"
+	// TransportVFIOUser is a board's PCIe function served over vfio-user (the emulated board
+	// of lrctl emu serve --vfio-user), opened with the VFIO link as pcie: is.
+	TransportVFIOUser = "vfio-user"
 )
 
 // URI is a parsed device name.
 type URI struct {
 	Transport string
-	Path      string // emu:unix: the socket
+	Path      string // emu:unix:, vfio-user: the socket
 	VID, PID  uint16 // usb
 	Serial    string // usb, optional
 	Addr      string // pcie: DDDD:BB:DD.F
@@ -31,7 +34,7 @@ var pciAddr = regexp.MustCompile(`^[0-9a-f]{4}:[0-9a-f]{2}:[0-9a-f]{2}\.[0-7]$`)
 // ParseURI parses a device URI (see the package documentation).
 func ParseURI(s string) (URI, error) {
 	bad := func(why string) (URI, error) {
-		return URI{}, errorf("device %q: %s (want emu:, emu:unix:PATH, usb:VID:PID[:SERIAL] or pcie:DDDD:BB:DD.F): %w", s, why, ErrNotFound)
+		return URI{}, errorf("device %q: %s (want emu:, emu:unix:PATH, usb:VID:PID[:SERIAL], pcie:DDDD:BB:DD.F or vfio-user:PATH): %w", s, why, ErrNotFound)
 	}
 	switch {
 	case s == "emu:" || s == "emu":
@@ -42,6 +45,12 @@ func ParseURI(s string) (URI, error) {
 			return bad("no socket path")
 		}
 		return URI{Transport: TransportEmuUnix, Path: p}, nil
+	case strings.HasPrefix(s, "vfio-user:"):
+		p := strings.TrimPrefix(s, "vfio-user:")
+		if p == "" {
+			return bad("no socket path")
+		}
+		return URI{Transport: TransportVFIOUser, Path: p}, nil
 	case strings.HasPrefix(s, "usb:"):
 		f := strings.Split(strings.TrimPrefix(s, "usb:"), ":")
 		if len(f) < 2 || len(f) > 3 {
@@ -84,6 +93,8 @@ func (u URI) String() string {
 		return s
 	case TransportPCIe:
 		return "pcie:" + u.Addr
+	case TransportVFIOUser:
+		return "vfio-user:" + u.Path
 	}
 	return "?"
 }

@@ -269,8 +269,8 @@ func (c *Chip) Connect(cn Connection) error {
 }
 
 // Inject queues a spike from input port p, neuron i, as a spike of the next step: it reaches
-// its targets one step later, like a spike a core emits. The payload is saturated to 24 bits;
-// for binary connections any payload counts as 1. A second spike on the same neuron in the
+// its targets one step later, like a spike a core emits. The payload is kept whole (32 bits, as
+// Lava carries payloads); for binary connections any payload counts as 1. A second spike on the same neuron in the
 // same step replaces the first.
 func (c *Chip) Inject(p, i int, payload int32) error {
 	if p < 0 || p >= len(c.inputs) {
@@ -284,7 +284,7 @@ func (c *Chip) Inject(p, i int, payload int32) error {
 		in.pendSet[i] = true
 		in.pending = append(in.pending, int32(i))
 	}
-	in.pendPay[i] = isa.SatPayload(payload)
+	in.pendPay[i] = payload
 	return nil
 }
 

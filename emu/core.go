@@ -403,7 +403,7 @@ func (c *core) spike(mask []uint8, payload, cond, val []int32) {
 		if val == nil {
 			payload[i] = 1
 		} else {
-			payload[i] = isa.SatPayload(val[i])
+			payload[i] = val[i]
 		}
 	}
 }

@@ -56,7 +56,7 @@ func refStep(p *isa.Program, state, params, consts []int32, a, t int32) (bool, i
 			}
 		case in.Op == isa.OpSpkG:
 			if x != 0 {
-				spiked, payload = true, isa.SatPayload(y)
+				spiked, payload = true, y
 			}
 		default:
 			v := isa.ALU(in.Op, x, y, z, in.Imm)

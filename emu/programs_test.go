@@ -1,6 +1,7 @@
 package emu
 
 import (
+	"math"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -164,7 +165,19 @@ func TestSigmaDelta(t *testing.T) {
 	t.Run("bias and 32-bit state", func(t *testing.T) {
 		tr := runNeurons(t, "sigma_delta", []int32{0, 0, 0, 0}, []neuron{{params: []int32{1 << 24}, a: []int32{1 << 23, 0}}})[0]
 		require.Equal(t, []int32{1<<24 + 1<<23, 1<<24 + 1<<23}, col(tr, act), "no 24-bit wrap of act")
-		require.Equal(t, []int32{1<<23 - 1, 0}, tr.payload, "payload saturates to 24 bits; vth=0 sends any non-zero delta")
+		require.Equal(t, []int32{1<<24 + 1<<23, 0}, tr.payload, "the payload is the whole int32, as Lava's; vth=0 sends any non-zero delta")
+	})
+	t.Run("payloads at the int32 extremes", func(t *testing.T) {
+		// Lava's s_out is int32 with nothing saturated: a delta of 2^31−1 (or −2^31, reached by
+		// a wrapping sum) is sent whole, and state_exp shifts it arithmetically.
+		tr := runNeurons(t, "sigma_delta", []int32{0, 0, 0, 0}, []neuron{{params: []int32{0}, a: []int32{math.MaxInt32, 1, -1}}})[0]
+		require.Equal(t, []int32{math.MaxInt32, math.MinInt32, math.MaxInt32}, col(tr, act), "sigma wraps mod 2^32")
+		require.Equal(t, []int32{math.MaxInt32, 1, -1}, tr.payload, "delta = act' − act wraps mod 2^32 too")
+		// |−2^31| wraps to −2^31 (as numpy's abs on int32 does), which is below vth = 0: kept as
+		// residue; the next delta, 0x78000000, goes out shifted right by state_exp = 4.
+		tr = runNeurons(t, "sigma_delta", []int32{0, 4, 0, 0}, []neuron{{params: []int32{0}, a: []int32{math.MinInt32, -1 << 27}}})[0]
+		require.Equal(t, []int32{math.MinInt32, 0}, col(tr, residue))
+		require.Equal(t, []int32{0, 0x78000000 >> 4}, tr.payload, "a payload beyond 2^23 (125829120)")
 	})
 }
 

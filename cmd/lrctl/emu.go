@@ -13,6 +13,7 @@ import (
 	"github.com/lrchip/lrchip/chip"
 	"github.com/lrchip/lrchip/driver"
 	"github.com/lrchip/lrchip/emu/board"
+	"github.com/lrchip/lrchip/emu/pcie"
 )
 
 func newEmuCmd() *cobra.Command {
@@ -25,17 +26,21 @@ func newEmuCmd() *cobra.Command {
 }
 
 func newEmuServeCmd() *cobra.Command {
-	var socket, size string
+	var socket, size, vfioUser string
 	var serial uint64
 	cmd := &cobra.Command{
-		Use:   "serve [--socket PATH] [--size CORESxNEURONS] [--serial N]",
+		Use:   "serve [--socket PATH | --vfio-user PATH] [--size CORESxNEURONS] [--serial N]",
 		Short: "Serve an emulated board on a Unix socket until interrupted",
 		Long: `Runs the emulated board as its own process, the stand-in for a board in another address
 space: hosts attach with the device URI emu:unix:PATH and talk to it through shared memory (its
 register file and rings, passed over the socket) as they would to a board. It serves one host at a
 time; the board's state (network, timestep, flash) stays between hosts. The socket defaults to
 emu0.sock (emu1.sock, ... if taken) in the run directory ($LRCHIP_RUN_DIR, else
-$XDG_RUNTIME_DIR/lrchip, else /run/lrchip), where lrctl list finds it.`,
+$XDG_RUNTIME_DIR/lrchip, else /run/lrchip), where lrctl list finds it.
+
+With --vfio-user PATH it serves the board as its PCIe function over vfio-user instead (QEMU's
+protocol for a PCI device in another process): hosts open it as vfio-user:PATH, through the
+same driver code as a PCIe board on VFIO (docs/regmap.md §10).`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			var opts board.Opts
@@ -52,6 +57,9 @@ $XDG_RUNTIME_DIR/lrchip, else /run/lrchip), where lrctl list finds it.`,
 				return err
 			}
 			defer b.Close()
+			if vfioUser != "" {
+				return serveVFIOUser(cmd, b, vfioUser)
+			}
 			path := socket
 			if path == "" {
 				if path, err = freeSocket(driver.RunDir()); err != nil {
@@ -67,6 +75,8 @@ $XDG_RUNTIME_DIR/lrchip, else /run/lrchip), where lrctl list finds it.`,
 		},
 	}
 	cmd.Flags().StringVar(&socket, "socket", "", "socket path (default: emuN.sock in the run directory)")
+	cmd.Flags().StringVar(&vfioUser, "vfio-user", "", "serve the PCIe function over vfio-user on this socket")
+	cmd.MarkFlagsMutuallyExclusive("socket", "vfio-user")
 	cmd.Flags().StringVar(&size, "size", "", "chip size CORESxNEURONS (default 8x1024, the prototype)")
 	cmd.Flags().Uint64Var(&serial, "serial", 0, "serial number (default 1)")
 	return cmd
@@ -87,4 +97,17 @@ func freeSocket(dir string) (string, error) {
 		}
 	}
 	return "", fmt.Errorf("emu serve: no free emuN.sock in %s", dir)
+}
+
+// serveVFIOUser serves b as a PCIe function over vfio-user until interrupted.
+func serveVFIOUser(cmd *cobra.Command, b *board.Board, path string) error {
+	ln, err := pcie.Listen(path)
+	if err != nil {
+		return err
+	}
+	srv := pcie.New(b, pcie.Opts{Log: func(format string, args ...any) {
+		fmt.Fprintf(cmd.ErrOrStderr(), "emu serve: "+format+"\n", args...)
+	}})
+	fmt.Fprintf(cmd.OutOrStdout(), "serving %s on vfio-user:%s\n", b, path)
+	return srv.Serve(ctxOf(cmd), ln)
 }

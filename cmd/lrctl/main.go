@@ -53,6 +53,7 @@ func newRoot() *cobra.Command {
 	root.AddCommand(newPipelineCmd())
 	root.AddCommand(newImageCmd())
 	root.AddCommand(newRunCmd())
+	root.AddCommand(newImportCmd())
 	root.AddCommand(newFwCmd())
 	root.AddCommand(newTopCmd())
 	root.AddCommand(newExporterCmd())

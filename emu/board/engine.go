@@ -465,6 +465,13 @@ func (e *engine) reset() {
 		e.runLeft = 0
 		e.fail(e.runCmd, regmap.ResultAborted, "aborted by a reset at timestep %d", b.t)
 	}
+	b.softReset()
+	e.out.pending = nil
+}
+
+// softReset is the board's part of the soft reset: the firmware's state, whoever runs it
+// (the engine for RESET and CONTROL.RESET, a function-level reset between sessions).
+func (b *Board) softReset() {
 	b.running = false
 	b.net, _ = emptyNetwork(b.size) // cannot fail: the size was checked by New
 	b.loaded = false
@@ -475,9 +482,8 @@ func (e *engine) reset() {
 	b.fl = flashState{}
 	b.errCode = 0
 	b.sens.last = emu.Stats{}
-	e.out.pending = nil
-	e.r.store(regmap.RegErrorCode, 0)
-	e.r.store64(regmap.RegTimestepLo, 0)
+	b.regs.store(regmap.RegErrorCode, 0)
+	b.regs.store64(regmap.RegTimestepLo, 0)
 }
 
 // drainInput takes the spikes the host published in SPKIN: those for the next step (or

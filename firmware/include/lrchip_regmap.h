@@ -114,6 +114,7 @@
 #define LRCHIP_CONTROL_START                (1u << 1)
 #define LRCHIP_CONTROL_STOP                 (1u << 2)
 #define LRCHIP_CONTROL_REBOOT               (1u << 3)
+#define LRCHIP_CONTROL_ATTACH               (1u << 4)
 
 /* IRQ_STATUS fields */
 #define LRCHIP_IRQ_STATUS_CPL               (1u << 0)
@@ -219,6 +220,23 @@
 #define LRCHIP_SETUP_VERSION 2u
 #define LRCHIP_SETUP_ERROR 3u
 
+/* PCIe function (docs/regmap.md §10) */
+#define LRCHIP_PCI_BAR_REGS 0
+#define LRCHIP_PCI_BAR_MSIX 2
+#define LRCHIP_PCI_BAR_MSIX_SIZE 4096u
+#define LRCHIP_MSIX_TABLE_OFFSET 0x000u
+#define LRCHIP_MSIX_PBA_OFFSET 0x800u
+#define LRCHIP_PCI_CONFIG_SIZE 256u
+#define LRCHIP_PCI_REVISION 0x01u
+#define LRCHIP_PCI_CLASS 0x120000u
+#define LRCHIP_MSIX_CAP_OFFSET 0x40u
+#define LRCHIP_NUM_MSIX_VECTORS 2
+#define LRCHIP_MSIX_VECTOR_RINGS 0 /* IRQ_STATUS causes 0x3u */
+#define LRCHIP_MSIX_VECTOR_ERROR 1 /* IRQ_STATUS causes 0x4u */
+#define LRCHIP_DMA_ALIGN 4096u
+#define LRCHIP_MIN_RING_CAPACITY 4096u
+#define LRCHIP_ALL_ONES 0xffffffffu
+
 /* Buses (docs/regmap.md section 11) */
 #define LRCHIP_SPI_FLAG_KEEP_CS 0x1u
 #define LRCHIP_SPI_FLAG_READ 0x2u
@@ -301,7 +319,7 @@ _Static_assert(offsetof(lrchip_probe, timestep) == 8, "lrchip_probe.timestep");
 /* one spike */
 typedef struct lrchip_spike {
 	uint32_t neuron; /* 0x00: neuron index within the port */
-	int32_t  payload; /* 0x04: 1 for a binary spike; a graded payload is saturated to 24 bits by the chip */
+	int32_t  payload; /* 0x04: 1 for a binary spike; a graded payload is the full int32, as Lava carries it */
 } lrchip_spike;
 _Static_assert(sizeof(lrchip_spike) == 8, "lrchip_spike size");
 _Static_assert(offsetof(lrchip_spike, neuron) == 0, "lrchip_spike.neuron");

@@ -212,8 +212,3 @@ func Sext(a, n int32) int32 {
 	s := uint(32 - n)
 	return int32(uint32(a)<<s) >> s
 }
-
-// SatPayload saturates a graded spike payload to PayloadBits.
-func SatPayload(x int32) int32 {
-	return max(PayloadMin, min(PayloadMax, x))
-}

@@ -34,10 +34,9 @@ const (
 	NumConst  = 16 // c0..c15: per-core constants, read-only
 	NumUTemp  = 8  // k0..k7: per-core (uniform) scratch, dead at the end of a step
 
-	// PayloadBits is the width of a graded spike payload; spkg saturates to it.
-	PayloadBits = 24
-	PayloadMax  = 1<<(PayloadBits-1) - 1
-	PayloadMin  = -(1 << (PayloadBits - 1))
+	// PayloadBits is the width of a graded spike payload: a full register, as Lava carries
+	// payloads (int32, nothing saturates or wraps on the way; see docs/chip.md §4).
+	PayloadBits = 32
 )
 
 // Reg is a 6-bit operand code.
@@ -189,7 +188,7 @@ const (
 	OpWrap Opcode = 0x49 // rd = ra > 2^(n-1) ? ra-2^n : ra <= -2^(n-1) ? ra+2^n : ra (Loihi's single wrap); n in 2..31
 	OpSext Opcode = 0x4A // rd = low n bits of ra, sign-extended; n in 1..32
 	OpSpk  Opcode = 0x50 // if ra != 0: emit a spike with payload 1
-	OpSpkG Opcode = 0x51 // if ra != 0: emit a graded spike, payload rb saturated to PayloadBits
+	OpSpkG Opcode = 0x51 // if ra != 0: emit a graded spike, payload rb (all 32 bits)
 	OpJmp  Opcode = 0x60 // pc += 1 + off
 	OpBeq  Opcode = 0x61 // if ra == rb: pc += 1 + off (ra, rb uniform)
 	OpBne  Opcode = 0x62 // if ra != rb
@@ -243,7 +242,7 @@ var Ops = []OpInfo{
 	{OpWrap, "wrap", ShapeDSN, 2, 31, "rd = ra − 2^n if ra > 2^(n−1); ra + 2^n if ra ≤ −2^(n−1); else ra (one wrap, as Loihi's u)"},
 	{OpSext, "sext", ShapeDSN, 1, 32, "rd = low n bits of ra, sign-extended (true modular wrap to n bits)"},
 	{OpSpk, "spk", ShapeS, 0, 0, "if ra ≠ 0, emit a binary spike (payload 1)"},
-	{OpSpkG, "spkg", ShapeSS, 0, 0, "if ra ≠ 0, emit a graded spike with payload rb saturated to 24 bits [−2^23, 2^23−1]"},
+	{OpSpkG, "spkg", ShapeSS, 0, 0, "if ra ≠ 0, emit a graded spike with payload rb (all 32 bits, as Lava's int32 payloads)"},
 	{OpJmp, "jmp", ShapeL, 0, 0, "jump forward to label"},
 	{OpBeq, "beq", ShapeSSL, 0, 0, "jump forward to label if ra = rb (uniform operands only)"},
 	{OpBne, "bne", ShapeSSL, 0, 0, "jump forward to label if ra ≠ rb (uniform operands only)"},

@@ -73,7 +73,7 @@ var (
 	}, Tail: "count × spike"}
 	SpikeLayout = Layout{Name: "spike", Doc: "one spike", Size: SpikeSize, Fields: []LField{
 		{"neuron", 0, "u32", "neuron index within the port"},
-		{"payload", 4, "i32", "1 for a binary spike; a graded payload is saturated to 24 bits by the chip"},
+		{"payload", 4, "i32", "1 for a binary spike; a graded payload is the full int32, as Lava carries it"},
 	}}
 	ProbeLayout = Layout{Name: "probe", Doc: "one step's samples of one probe (OUT ring)", Size: ProbeHeaderSize, Fields: []LField{
 		{"probe", 0, "u16", "probe index, in the order the network image declares them"},

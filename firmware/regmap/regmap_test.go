@@ -409,3 +409,39 @@ func TestPrintable(t *testing.T) {
 	assert.Equal(t, "a\uFFFDb\uFFFD", Printable([]byte("a\nb\xff")))
 	assert.Len(t, []rune(Printable(make([]byte, 1000))), MaxMessage)
 }
+
+func TestMSIXVectorsCoverEveryCause(t *testing.T) {
+	var all uint32
+	for i, v := range MSIXVectors {
+		require.Equal(t, i, v.Vector, "vectors are listed in order")
+		require.Zero(t, all&v.Causes, "cause on two vectors")
+		all |= v.Causes
+	}
+	require.Equal(t, IRQAll, all, "every IRQ_STATUS cause has a vector")
+	require.Len(t, MSIXVectors, NumMSIXVectors)
+	for _, tc := range []struct {
+		causes, want uint32
+	}{
+		{IRQCompletion, 1 << MSIXVectorRings},
+		{IRQOutput | IRQCompletion, 1 << MSIXVectorRings},
+		{IRQError, 1 << MSIXVectorError},
+		{IRQAll, 1<<MSIXVectorRings | 1<<MSIXVectorError},
+		{0, 1 << MSIXVectorRings},
+	} {
+		require.Equal(t, tc.want, VectorsFor(tc.causes), "causes %#x", tc.causes)
+	}
+}
+
+func TestPCIeLayoutFits(t *testing.T) {
+	require.Less(t, MSIXCapOffset+MSIXCapSize, PCIConfigSize)
+	require.Less(t, MSIXPBAOffset, PCIBarMSIXSize)
+	require.GreaterOrEqual(t, MSIXPBAOffset-MSIXTableOffset, 16*NumMSIXVectors, "the table (16 bytes a vector) ends before the PBA")
+	require.Zero(t, ControlAttach&(ControlReset|ControlStart|ControlStop|ControlReboot))
+	r, ok := RegisterAt(RegControl)
+	require.True(t, ok)
+	names := map[string]bool{}
+	for _, f := range r.Fields {
+		names[f.Name] = true
+	}
+	require.True(t, names["ATTACH"])
+}

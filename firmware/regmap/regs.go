@@ -106,6 +106,10 @@ const (
 	ControlStart  uint32 = 1 << 1 // start free-running
 	ControlStop   uint32 = 1 << 2 // stop free-running; abort a RUN at the next step boundary
 	ControlReboot uint32 = 1 << 3 // boot again from flash (the newest valid slot)
+	// ControlAttach (PCIe) makes the board take the rings and bulk window the ring and bulk
+	// registers name; it sets STATUS.ATTACHED when it has (see pcie.go). Elsewhere the board
+	// sets up the rings itself and ignores the bit.
+	ControlAttach uint32 = 1 << 4
 )
 
 // IRQ_STATUS and IRQ_MASK bits.
@@ -218,13 +222,14 @@ var Registers = func() []Register {
 			bit("SLEEPING", StatusSleeping, "idle until the doorbell rings (need-wakeup)"),
 			bit("STALLED", StatusStalled, "OUT or CPL full; waiting for the host"),
 			bit("ERROR", StatusError, "fatal error (ERROR_CODE); RESET clears it"),
-			bit("ATTACHED", StatusAttached, "a host is attached"),
+			bit("ATTACHED", StatusAttached, "a host is attached (PCIe: its rings, after CONTROL.ATTACH)"),
 			bit("GOLDEN", StatusGolden, "booted the golden image")}},
 		{"CONTROL", RegControl, W1S, "board control; the board clears each bit when it has acted", []Field{
 			bit("RESET", ControlReset, "soft reset: stop, unload, timestep 0, drop pending input"),
 			bit("START", ControlStart, "start free-running"),
 			bit("STOP", ControlStop, "stop free-running; abort a RUN at the next step boundary"),
-			bit("REBOOT", ControlReboot, "boot again from flash")}},
+			bit("REBOOT", ControlReboot, "boot again from flash"),
+			bit("ATTACH", ControlAttach, "PCIe: take the rings and bulk window the ring and bulk registers name (§10)")}},
 		{"TIMESTEP_LO", RegTimestepLo, RO, "steps run since reset, low word", nil},
 		{"TIMESTEP_HI", RegTimestepHi, RO, "steps run since reset, high word", nil},
 		{"IRQ_STATUS", RegIRQStatus, W1C, "pending interrupt causes", []Field{

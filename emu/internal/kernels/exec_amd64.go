@@ -144,7 +144,7 @@ func (k *Set) Exec(op isa.Opcode, d, a, b, c []int32, n int32) bool {
 }
 
 // Spike records spikes where cond != 0: it sets the neuron's bit in mask (neuron i of the
-// tile is bit i%8 of mask[i/8]) and payload = val saturated to 24 bits, or 1 when val is nil
+// tile is bit i%8 of mask[i/8]) and payload = val (all 32 bits), or 1 when val is nil
 // (a binary spike). Lengths as for Exec; mask has len(payload)/8 bytes.
 func (k *Set) Spike(mask []uint8, payload, cond, val []int32) {
 	m := len(payload)

@@ -1,6 +1,7 @@
 package kernels
 
 import (
+	"math"
 	"math/rand/v2"
 	"testing"
 
@@ -68,11 +69,11 @@ func TestSpike(t *testing.T) {
 	for _, k := range Sets() {
 		t.Run(k.Name, func(t *testing.T) {
 			cond := []int32{0, 1, -5, 0, 7, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 2}
-			val := []int32{9, 9, -9, 9, 1 << 24, 9, 9, -(1 << 24), 0, 0, 0, 0, 0, 0, 0, 4}
+			val := []int32{9, 9, -9, 9, math.MaxInt32, 9, 9, math.MinInt32, 0, 0, 0, 0, 0, 0, 0, 4}
 			mask, pay := []uint8{0, 0x40}, []int32{0, 0, 0, 3, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0}
 			k.Spike(mask, pay, cond, val)
 			require.Equal(t, []uint8{0b10010110, 0b11000000}, mask, "bits are ORed in")
-			require.Equal(t, []int32{0, 9, -9, 3, 1<<23 - 1, 0, 0, -(1 << 23), 0, 0, 0, 0, 0, 0, 0, 4}, pay)
+			require.Equal(t, []int32{0, 9, -9, 3, math.MaxInt32, 0, 0, math.MinInt32, 0, 0, 0, 0, 0, 0, 0, 4}, pay, "graded payloads are not saturated")
 			k.Spike(mask, pay, []int32{1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0}, nil)
 			require.Equal(t, int32(1), pay[0])
 			require.Equal(t, uint8(0b10010111), mask[0])

@@ -134,7 +134,7 @@ func satAVX2(d *int32, a *int32, n int, lim int32)
 //go:noescape
 func wrapAVX2(d *int32, a *int32, n int, h int32)
 
-// spikeAVX2 records spikes where cond != 0: mask bits are set, graded payloads saturate to 24 bits.
+// spikeAVX2 records spikes where cond != 0: mask bits are set, graded payloads are val, unsaturated.
 //
 //go:noescape
 func spikeAVX2(mask *uint8, payload *int32, cond *int32, val *int32, n int, binary bool)
@@ -264,7 +264,7 @@ func satAVX512(d *int32, a *int32, n int, lim int32)
 //go:noescape
 func wrapAVX512(d *int32, a *int32, n int, h int32)
 
-// spikeAVX512 records spikes where cond != 0: mask bits are set, graded payloads saturate to 24 bits.
+// spikeAVX512 records spikes where cond != 0: mask bits are set, graded payloads are val, unsaturated.
 //
 //go:noescape
 func spikeAVX512(mask *uint8, payload *int32, cond *int32, val *int32, n int, binary bool)

@@ -641,21 +641,16 @@ TEXT ·spikeAVX2(SB), NOSPLIT, $0-41
 	VPCMPEQD Y0, Y0, Y0
 	VPSRLD   $0x1f, Y0, Y0
 	VPXOR    Y1, Y1, Y1
-	VPSLLD   $0x17, Y0, Y2
-	VPSUBD   Y2, Y1, Y3
-	VPSUBD   Y0, Y2, Y2
 	CMPB     DI, $0x00
 	JNE      spike_binary
 
 spike_graded_loop:
 	VMOVDQU   (DX), Y0
-	VMOVDQU   (BX), Y4
-	VPMINSD   Y2, Y4, Y4
-	VPMAXSD   Y3, Y4, Y4
+	VMOVDQU   (BX), Y2
 	VPCMPEQD  Y1, Y0, Y0
-	VMOVDQU   (CX), Y5
-	VPBLENDVB Y0, Y5, Y4, Y5
-	VMOVDQU   Y5, (CX)
+	VMOVDQU   (CX), Y3
+	VPBLENDVB Y0, Y3, Y2, Y3
+	VMOVDQU   Y3, (CX)
 	VMOVMSKPS Y0, DI
 	NOTL      DI
 	ORB       DI, (AX)
@@ -1277,20 +1272,14 @@ TEXT ·spikeAVX512(SB), NOSPLIT, $0-41
 	MOVB       binary+40(FP), DI
 	VPTERNLOGD $0xff, Z0, Z0, Z0
 	VPSRLD     $0x1f, Z0, Z0
-	VPSLLD     $0x17, Z0, Z1
-	VPXORD     Z2, Z2, Z2
-	VPSUBD     Z1, Z2, Z2
-	VPSUBD     Z0, Z1, Z1
 	CMPB       DI, $0x00
 	JNE        spike512_binary
 
 spike512_graded_loop:
 	VMOVDQU32 (DX), Z0
-	VMOVDQU32 (BX), Z3
-	VPMINSD   Z1, Z3, Z3
-	VPMAXSD   Z2, Z3, Z3
+	VMOVDQU32 (BX), Z1
 	VPTESTMD  Z0, Z0, K1
-	VMOVDQU32 Z3, K1, (CX)
+	VMOVDQU32 Z1, K1, (CX)
 	KMOVW     K1, DI
 	ORW       DI, (AX)
 	ADDQ      $0x40, CX

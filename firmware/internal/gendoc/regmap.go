@@ -18,6 +18,7 @@ func regmapBlocks() map[string]string {
 		"regmap-events":    eventsTable(),
 		"regmap-flash":     layoutTable(&regmap.SlotHeaderLayout),
 		"regmap-setup":     layoutTable(&regmap.HelloLayout) + "\n" + layoutTable(&regmap.HelloReplyLayout),
+		"regmap-pcie":      pcieTables(),
 		"regmap-bus":       busTables(),
 	}
 }
@@ -240,6 +241,7 @@ func CHeader() string {
 	}{{"OK", regmap.SetupOK}, {"BUSY", regmap.SetupBusy}, {"VERSION", regmap.SetupVersion}, {"ERROR", regmap.SetupError}} {
 		p("#define LRCHIP_SETUP_%s %du\n", s.n, s.v)
 	}
+	b.WriteString(pcieCHeader())
 	b.WriteString(busCHeader())
 	p("\n/* Layouts */\n")
 	seen := map[string]bool{}
@@ -307,6 +309,9 @@ SUBSYSTEM=="usb", ENV{DEVTYPE}=="usb_device", ATTR{idVendor}=="%04[2]x", ATTR{id
 
 # PCIe board (0x%04[4]x:0x%04[5]x) bound to vfio-pci: its VFIO device node (kernel 6.2+ cdev).
 SUBSYSTEM=="vfio-dev", ATTRS{vendor}=="0x%04[4]x", ATTRS{device}=="0x%04[5]x", MODE="0660", GROUP="%[1]s"
+# ... and, for the group API, its IOMMU group's node /dev/vfio/N (which has no parent device to
+# match: set when the board binds to vfio-pci).
+SUBSYSTEM=="pci", ACTION=="bind", DRIVER=="vfio-pci", ATTR{vendor}=="0x%04[4]x", ATTR{device}=="0x%04[5]x", RUN+="/bin/sh -c 'g=$$(basename $$(readlink /sys%%p/iommu_group)); chgrp %[1]s /dev/vfio/$$g && chmod g+rw /dev/vfio/$$g'"
 # ... bound to uio_pci_generic (the fallback): the uio node.
 SUBSYSTEM=="uio", ATTRS{vendor}=="0x%04[4]x", ATTRS{device}=="0x%04[5]x", MODE="0660", GROUP="%[1]s"
 # ... and its sysfs BAR and config files, for the sysfs-mmap fallback.

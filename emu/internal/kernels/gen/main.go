@@ -304,19 +304,16 @@ func main() {
 	}
 
 	// spike: where cond != 0, set the neuron's bit in mask (8 neurons a byte, little-endian)
-	// and payload = val saturated to 24 bits, or 1 for the binary form.
+	// and payload = val (all 32 bits, as Lava's int32 payloads), or 1 for the binary form.
 	TEXT("spikeAVX2", NOSPLIT, "func(mask *uint8, payload, cond, val *int32, n int, binary bool)")
 	Pragma("noescape")
-	Doc("spikeAVX2 records spikes where cond != 0: mask bits are set, graded payloads saturate to 24 bits.")
+	Doc("spikeAVX2 records spikes where cond != 0: mask bits are set, graded payloads are val, unsaturated.")
 	{
 		mk, pay, c, v, n := Load(Param("mask"), GP64()), Load(Param("payload"), GP64()), Load(Param("cond"), GP64()), Load(Param("val"), GP64()), Load(Param("n"), GP64())
 		bin := Load(Param("binary"), GP8())
 		one, _ := constants()
-		zero, pmax, pmin := YMM(), YMM(), YMM()
+		zero := YMM()
 		VPXOR(zero, zero, zero)
-		VPSLLD(Imm(23), one, pmax)
-		VPSUBD(pmax, zero, pmin) // -2^23
-		VPSUBD(one, pmax, pmax)  // 2^23 - 1
 		CMPB(bin, Imm(0))
 		JNE(LabelRef("spike_binary"))
 		Label("spike_graded_loop")
@@ -325,8 +322,6 @@ func main() {
 			bits := GP32()
 			VMOVDQU(Mem{Base: c}, x)
 			VMOVDQU(Mem{Base: v}, y)
-			VPMINSD(pmax, y, y)
-			VPMAXSD(pmin, y, y)
 			VPCMPEQD(zero, x, m) // keep where cond == 0
 			VMOVDQU(Mem{Base: pay}, p)
 			VPBLENDVB(m, p, y, p)
@@ -604,16 +599,11 @@ func avx512() {
 
 	TEXT("spikeAVX512", NOSPLIT, "func(mask *uint8, payload, cond, val *int32, n int, binary bool)")
 	Pragma("noescape")
-	Doc("spikeAVX512 records spikes where cond != 0: mask bits are set, graded payloads saturate to 24 bits.")
+	Doc("spikeAVX512 records spikes where cond != 0: mask bits are set, graded payloads are val, unsaturated.")
 	{
 		mk, pay, c, v, n := Load(Param("mask"), GP64()), Load(Param("payload"), GP64()), Load(Param("cond"), GP64()), Load(Param("val"), GP64()), Load(Param("n"), GP64())
 		bin := Load(Param("binary"), GP8())
 		one := one512()
-		pmax, pmin := ZMM(), ZMM()
-		VPSLLD(Imm(23), one, pmax)
-		VPXORD(pmin, pmin, pmin)
-		VPSUBD(pmax, pmin, pmin)
-		VPSUBD(one, pmax, pmax)
 		CMPB(bin, Imm(0))
 		JNE(LabelRef("spike512_binary"))
 		Label("spike512_graded_loop")
@@ -623,8 +613,6 @@ func avx512() {
 			bits := GP32()
 			VMOVDQU32(Mem{Base: c}, x)
 			VMOVDQU32(Mem{Base: v}, y)
-			VPMINSD(pmax, y, y)
-			VPMAXSD(pmin, y, y)
 			VPTESTMD(x, x, k)
 			VMOVDQU32(y, k, Mem{Base: pay})
 			KMOVW(k, bits)
