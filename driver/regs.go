@@ -208,6 +208,11 @@ func (d *Device) FlashInfo(ctx context.Context) (FlashInfo, error) {
 // reads it back and checks the CRC, then marks it valid and newest. It boots on the next
 // Reboot.
 func (d *Device) Flash(ctx context.Context, slot int, fw []byte, version regmap.FWVersion) error {
+	return d.FlashProgress(ctx, slot, fw, version, nil)
+}
+
+// FlashProgress is Flash, calling progress (if not nil) with the bytes sent so far.
+func (d *Device) FlashProgress(ctx context.Context, slot int, fw []byte, version regmap.FWVersion, progress func(done, total int)) error {
 	release, err := d.enter()
 	if err != nil {
 		return err
@@ -219,7 +224,7 @@ func (d *Device) Flash(ctx context.Context, slot int, fw []byte, version regmap.
 	}
 	b := &batch{}
 	defer d.finish(b)
-	chunk := d.info.MaxPayload - regmap.DataArgsHeaderSize
+	chunk := min(flashChunk, d.info.MaxPayload-regmap.DataArgsHeaderSize)
 	var hdr [regmap.DataArgsHeaderSize]byte
 	for o := 0; o < len(fw); o += chunk {
 		end := min(o+chunk, len(fw))
@@ -229,6 +234,9 @@ func (d *Device) Flash(ctx context.Context, slot int, fw []byte, version regmap.
 			return err
 		}
 		b.tags = append(b.tags, tag)
+		if progress != nil {
+			progress(end, len(fw))
+		}
 	}
 	_, err = d.do(ctx, regmap.OpFlashEnd, regmap.AppendFlashEndArgs(nil, uint32(slot)))
 	if err != nil && b.err != nil {
@@ -236,6 +244,10 @@ func (d *Device) Flash(ctx context.Context, slot int, fw []byte, version regmap.
 	}
 	return err
 }
+
+// flashChunk is the most firmware one FLASH_DATA carries: small enough for a progress bar
+// to move.
+const flashChunk = 64 << 10
 
 // Reboot boots the board again from flash (CONTROL.REBOOT): the newest valid slot, or the
 // golden image. The network is unloaded. It returns the refreshed Info.

@@ -178,3 +178,14 @@ func (t Table) nextSeq() (uint32, bool) {
 
 // Boot reads the table and returns the slot to boot (see Table.Boot).
 func (s *Slots) Boot() (State, bool) { return s.Table().Boot() }
+
+// ReadFirmware reads the first len(b) bytes of a slot's firmware (no check: Info checks).
+func (s *Slots) ReadFirmware(slot Slot, b []byte) error {
+	if !exists(slot) || len(b) > s.MaxFirmware() {
+		return slotErr("read", slot, ErrRange, "%d bytes of slot %d", len(b), int(slot))
+	}
+	if err := s.dev.Read(s.base(slot)+regmap.SlotDataOffset, b); err != nil {
+		return devErr("read", slot, err)
+	}
+	return nil
+}

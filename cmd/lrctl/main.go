@@ -54,5 +54,8 @@ func newRoot() *cobra.Command {
 	root.AddCommand(newImageCmd())
 	root.AddCommand(newRunCmd())
 	root.AddCommand(newImportCmd())
+	root.AddCommand(newFwCmd())
+	root.AddCommand(newTopCmd())
+	root.AddCommand(newExporterCmd())
 	return root
 }

@@ -8,6 +8,9 @@ import (
 	"time"
 
 	"github.com/lrchip/lrchip/chip"
+	"github.com/lrchip/lrchip/devices/ina226"
+	"github.com/lrchip/lrchip/devices/spinor"
+	"github.com/lrchip/lrchip/devices/tmp117"
 	"github.com/lrchip/lrchip/firmware/regmap"
 	"github.com/lrchip/lrchip/flash"
 )
@@ -61,8 +64,12 @@ type Board struct {
 	size  chip.Size
 	regs  *regFile
 	flash *Flash
-	slots *flash.Slots // the firmware slots on flash
+	nor   *spinor.Dev  // the firmware's SPI NOR driver on the flash
+	slots *flash.Slots // the firmware slots on flash, through nor
 	sens  *sensors
+	i2c   *sensorBus
+	mons  [regmap.NumRails]*ina226.Dev // the firmware's drivers on the sensor bus
+	temp  *tmp117.Dev
 
 	mu       sync.Mutex
 	attached bool
@@ -79,6 +86,8 @@ type Board struct {
 	load    loadState
 	fl      flashState
 	errCode regmap.Result
+	hostCS  bool   // the host holds the flash's chip select (SPI_XFER with KEEP_CS)
+	reboots uint32 // boots since New
 }
 
 // Host describes an attached host.
@@ -172,6 +181,10 @@ func New(opts Opts) (*Board, error) {
 		return nil, fmt.Errorf("board: %w", err)
 	}
 	b := &Board{opts: opts, size: opts.Size, net: net, sens: newSensors(opts.Power, opts.Thermal)}
+	b.i2c = newSensorBus(b.sens)
+	if b.mons, b.temp, err = openSensors(b.i2c); err != nil {
+		return nil, err
+	}
 	if err := b.initFlash(opts); err != nil {
 		return nil, err
 	}
@@ -292,7 +305,13 @@ func (b *Board) initFlash(opts Opts) (err error) {
 			return err
 		}
 	}
-	if b.slots, err = flash.NewSlots(b.flash, flash.Opts{SlotSize: b.flash.SlotSize()}); err != nil {
+	if b.flash.PoweredOff() {
+		return fmt.Errorf("board: the flash has no power (PowerOn it first): %w", ErrPowerCut)
+	}
+	if b.nor, err = spinor.New(flashConn{b.flash}, nil); err != nil {
+		return fmt.Errorf("board: %w", err)
+	}
+	if b.slots, err = flash.NewSlots(b.nor, flash.Opts{SlotSize: b.flash.SlotSize()}); err != nil {
 		return fmt.Errorf("board: %w", err)
 	}
 	if opts.Flash == nil {
@@ -306,6 +325,7 @@ func (b *Board) initFlash(opts Opts) (err error) {
 // boot picks the firmware slot and sets the identity registers from it.
 func (b *Board) boot() (slot int, v regmap.FWVersion) {
 	st, ok := b.slots.Boot()
+	b.reboots++
 	slot, h := int(st.Slot), st.Header
 	r := b.regs
 	r.store(regmap.RegFWSlot, uint32(slot))

@@ -375,14 +375,19 @@ func TestSensorsFollowTheLoadDeterministically(t *testing.T) {
 }
 
 func TestINA226Arithmetic(t *testing.T) {
-	m := newINA226(0.002, 1e-3) // CAL = 2560
-	require.Equal(t, int32(2560), m.cal)
-	r := m.read(regmap.RailCore, 1.5, 0.85)
+	m := &ina226Model{shuntOhm: 0.002, cal: 2560}
 	// shunt = 1.5 A × 2 mΩ / 2.5 µV = 1200; current = 1200 × 2560 / 2048 = 1500 (mA);
 	// bus = 0.85 V / 1.25 mV = 680; power = 1500 × 680 / 20000 = 51 (× 25 mW).
-	require.Equal(t, regmap.RailReading{Rail: regmap.RailCore, BusUV: 850000, CurrentUA: 1500000, PowerUW: 1275000}, r)
-	require.Equal(t, int32(-1500000), m.read(regmap.RailCore, -1.5, 0.85).CurrentUA)
-	require.Equal(t, uint32(32767*1250), m.read(regmap.RailCore, 0, 100).BusUV, "the bus register saturates")
+	shunt, bus, current, power, ovf := m.measure(1.5, 0.85)
+	require.Equal(t, [4]int32{1200, 680, 1500, 51}, [4]int32{shunt, bus, current, power})
+	require.False(t, ovf)
+	_, _, current, _, _ = m.measure(-1.5, 0.85)
+	require.Equal(t, int32(-1500), current)
+	_, bus, _, _, _ = m.measure(0, 100)
+	require.Equal(t, int32(32767), bus, "the bus register saturates")
+	m.cal = 0x7fff
+	_, _, _, _, ovf = m.measure(30, 0.85)
+	require.True(t, ovf, "the current register overflows")
 }
 
 func TestThrottleHysteresisAndPowerLimit(t *testing.T) {
@@ -397,7 +402,7 @@ func TestThrottleHysteresisAndPowerLimit(t *testing.T) {
 	require.NotEmpty(t, evs)
 	require.Equal(t, regmap.EventThrottle, evs[0].Code)
 	require.Equal(t, regmap.ThrottleThermal|regmap.ThrottlePower, s.throttle)
-	require.Equal(t, uint32(50000), s.read().ClockKHz)
+	require.Equal(t, 50e6, s.clockHz())
 	for i := 201; i <= 2000; i++ {
 		evs = append(evs, s.step(busy, 8, uint64(i))...) // idle steps: no new work
 	}

@@ -113,6 +113,10 @@ func (b *Board) prepare(l *Link) {
 	}
 	r.store(regmap.RegCapPayload, uint32(l.Payload))
 	b.load, b.fl = loadState{buf: b.load.buf[:0]}, flashState{}
+	if b.hostCS { // the previous host left a transaction open
+		b.hostCS = false
+		b.flash.Transfer(nil, nil, false)
+	}
 	r.setStatus(regmap.StatusAttached, true)
 }
 
@@ -256,6 +260,11 @@ func (e *engine) iterate() bool {
 		e.drainInput()
 		e.execute(c)
 		e.l.Cmd.Release()
+		if b.flash.PoweredOff() {
+			// The power is gone: the board stops here, and its host sees it go.
+			e.end(fmt.Errorf("board: %w", ErrPowerCut))
+			return work
+		}
 	}
 	if (e.runLeft > 0 || b.running) && len(e.out.pending) == 0 && !e.ended {
 		e.drainInput()
@@ -424,6 +433,8 @@ func (e *engine) event(ev regmap.Event) {
 func (e *engine) control(c uint32) {
 	b := e.b
 	if c&regmap.ControlReboot != 0 {
+		b.hostCS = false
+		b.flash.Transfer(nil, nil, false) // the controller releases chip select
 		e.reset()
 		slot, v := b.boot()
 		e.event(regmap.Event{Code: regmap.EventBoot, Arg: uint32(slot), Value: int64(v)})
@@ -530,6 +541,7 @@ func (b *Board) queue(r inputRec) {
 }
 
 func (b *Board) inject(port int, spikes []regmap.Spike) {
+	b.sens.total.SpikesIn += uint64(len(spikes))
 	for _, s := range spikes {
 		b.net.chip.Inject(port, int(s.Neuron), s.Payload) // checked by drainInput
 	}
@@ -561,6 +573,7 @@ func (e *engine) step() {
 		s := n.portSpikes(p)
 		for len(s) > 0 {
 			k := min(len(s), maxSpikes)
+			b.sens.total.SpikesOut += uint64(k)
 			buf := e.reserve(&e.out, regmap.TypeSpikes, regmap.SpikesSize(k))
 			regmap.PutSpikes(buf, uint16(p), b.t, s[:k])
 			e.commit(&e.out)
@@ -640,12 +653,16 @@ func (e *engine) execute(c regmap.Command) {
 		e.memCmd(c)
 	case regmap.OpSensors:
 		if noArgs() {
-			e.complete(c, regmap.ResultOK, b.sens.read().Append(nil))
+			e.sensorsCmd(c)
 		}
 	case regmap.OpFlashInfo, regmap.OpFlashBegin, regmap.OpFlashData, regmap.OpFlashEnd:
-		if c.Op != regmap.OpFlashInfo || noArgs() {
+		if b.hostCS {
+			e.fail(c, regmap.ResultBadState, "%s while the host holds the flash's chip select (SPI_XFER with KEEP_CS)", c.Op)
+		} else if c.Op != regmap.OpFlashInfo || noArgs() {
 			e.flashCmd(c)
 		}
+	case regmap.OpSPIXfer, regmap.OpI2CXfer, regmap.OpStats:
+		e.busCmd(c)
 	case regmap.OpProbeAdd:
 		e.probeCmd(c)
 	}

@@ -15,7 +15,7 @@ func TestFlashModel(t *testing.T) {
 	require.NoError(t, err)
 	_, err = NewFlash(5000)
 	require.Error(t, err)
-	require.Equal(t, flash.Geometry{Size: 3 * 8192, SectorSize: 4096}, f.Geometry())
+	require.Equal(t, flash.Geometry{Size: 4 << 20, SectorSize: 4096}, f.Geometry(), "the smallest part that holds the slots")
 	require.NoError(t, f.Program(10, []byte{0x0f}))
 	require.NoError(t, f.Program(10, []byte{0xf3})) // NOR: bits only clear
 	b := make([]byte, 1)
@@ -25,7 +25,7 @@ func TestFlashModel(t *testing.T) {
 	require.NoError(t, f.Erase(0, 4096))
 	require.NoError(t, f.Read(10, b))
 	require.Equal(t, byte(0xff), b[0])
-	require.Error(t, f.Program(3*8192-1, []byte{1, 2}))
+	require.Error(t, f.Program(4<<20-1, []byte{1, 2}))
 	require.Error(t, f.Erase(1<<62, 1<<62), "a range whose end overflows")
 
 	// The model is a NOR flash as package flash expects one.

@@ -1,9 +1,14 @@
 package board
 
 import (
+	"fmt"
 	"math"
 	"time"
 
+	"periph.io/x/conn/v3/physic"
+
+	"github.com/lrchip/lrchip/devices/ina226"
+	"github.com/lrchip/lrchip/devices/tmp117"
 	"github.com/lrchip/lrchip/emu"
 	"github.com/lrchip/lrchip/firmware/regmap"
 )
@@ -83,55 +88,19 @@ func (m ThermalModel) withDefaults() ThermalModel {
 	return m
 }
 
-// ina226 models one INA226 power monitor: it measures the shunt voltage (2.5 µV LSB) and the
-// bus voltage (1.25 mV LSB) and derives current and power through its calibration register,
-// with the integer arithmetic of the datasheet.
-type ina226 struct {
-	shuntOhm   float64
-	currentLSB float64 // A
-	cal        int32
-}
-
-func newINA226(shuntOhm, currentLSB float64) ina226 {
-	return ina226{shuntOhm: shuntOhm, currentLSB: currentLSB, cal: int32(0.00512 / (currentLSB * shuntOhm))}
-}
-
-func clampI16(x float64) int32 { return int32(max(-32768, min(32767, math.Round(x)))) }
-
-// read returns what the host sees for a true current i (A) at bus voltage v (V).
-func (m ina226) read(rail regmap.Rail, i, v float64) regmap.RailReading {
-	shunt := clampI16(i * m.shuntOhm / 2.5e-6)
-	bus := int32(max(0, min(32767, math.Round(v/1.25e-3))))
-	current := clampI16(float64(shunt * m.cal / 2048))
-	power := int32(min(65535, float64(abs32(current)*bus/20000)))
-	lsbUA := m.currentLSB * 1e6
-	return regmap.RailReading{
-		Rail:      rail,
-		BusUV:     uint32(bus) * 1250,
-		CurrentUA: int32(float64(current) * lsbUA),
-		PowerUW:   uint32(float64(power) * 25 * lsbUA),
-	}
-}
-
-func abs32(x int32) int32 {
-	if x < 0 {
-		return -x
-	}
-	return x
-}
-
 // sensors is the board's power and thermal state. Time in it is emulated time: each step
 // advances it by the time the step's work takes at the (possibly throttled) clock, so its
 // readings are a function of the workload alone.
 type sensors struct {
 	pm       PowerModel
 	tm       ThermalModel
-	ina      [regmap.NumRails]ina226
 	railW    [regmap.NumRails]float64 // filtered power per rail
 	tempC    float64
 	throttle uint32 // reasons in force
 	last     emu.Stats
 	stepNS   uint32
+	total    regmap.Stats // the counters of STATS (rings aside)
+	busyNS   float64
 }
 
 // powerTau is the time constant of the power readings' filter (emulated time).
@@ -139,7 +108,6 @@ const powerTau = time.Millisecond
 
 func newSensors(pm PowerModel, tm ThermalModel) *sensors {
 	s := &sensors{pm: pm.withDefaults(), tm: tm.withDefaults()}
-	s.ina = [regmap.NumRails]ina226{newINA226(0.002, 1e-3), newINA226(0.010, 1e-4), newINA226(0.005, 2e-4)}
 	s.railW = s.pm.StaticW
 	s.tempC = s.tm.AmbientC + s.tm.RthCPerW*s.totalW()
 	return s
@@ -165,6 +133,11 @@ func (s *sensors) step(st emu.Stats, cores int, t uint64) []regmap.Event {
 	cycles := pm.StepCycles + (du*pm.CyclesPerUpdate+de*pm.CyclesPerEvent)/float64(max(1, cores))
 	dt := cycles / s.clockHz()
 	s.stepNS = uint32(min(math.MaxUint32, math.Round(dt*1e9)))
+	s.total.Timesteps++
+	s.total.NeuronUpdates += uint64(du)
+	s.total.SynapticEvents += uint64(de)
+	s.busyNS += dt * 1e9
+	s.total.BusyNS = uint64(s.busyNS)
 	inst := [regmap.NumRails]float64{
 		pm.StaticW[regmap.RailCore] + (du*pm.UpdateJ+de*pm.EventJ)/dt,
 		pm.StaticW[regmap.RailIO] + ds*pm.SpikeJ/dt,
@@ -194,6 +167,7 @@ func (s *sensors) step(st emu.Stats, cores int, t uint64) []regmap.Event {
 		}
 	}
 	if old == 0 && s.throttle != 0 {
+		s.total.ThrottleEvents++
 		ev = append(ev, regmap.Event{Code: regmap.EventThrottle, Arg: s.throttle, Timestep: t, Value: int64(s.tempMC())})
 	} else if old != 0 && s.throttle == 0 {
 		ev = append(ev, regmap.Event{Code: regmap.EventUnthrottle, Timestep: t, Value: int64(s.tempMC())})
@@ -201,18 +175,49 @@ func (s *sensors) step(st emu.Stats, cores int, t uint64) []regmap.Event {
 	return ev
 }
 
-// tempMC is what the temperature sensor (a TMP102-class part, 0.0625 °C LSB) reads, in m°C.
-func (s *sensors) tempMC() int32 {
-	return int32(math.Round(s.tempC/0.0625)) * 625 / 10
+// tempMC is what the temperature sensor (a TMP117, 7.8125 m°C a count) reads, in m°C.
+func (s *sensors) tempMC() int32 { return tmp117MilliC(tmp117Raw(s.tempC)) }
+
+// railIV returns the current (A) through a rail's shunt and its bus voltage (V), after the
+// load line.
+func (s *sensors) railIV(r regmap.Rail) (i, v float64) {
+	v0 := s.pm.NominalV[r]
+	i = s.railW[r] / v0
+	return i, v0 - i*s.pm.LoadLineR[r]
 }
 
-// read returns the SENSORS result.
-func (s *sensors) read() regmap.Sensors {
-	out := regmap.Sensors{TemperatureMC: s.tempMC(), Throttle: s.throttle, ClockKHz: uint32(s.clockHz() / 1e3), StepNS: s.stepNS}
-	for r := regmap.Rail(0); r < regmap.NumRails; r++ {
-		v0 := s.pm.NominalV[r]
-		i := s.railW[r] / v0
-		out.Rails = append(out.Rails, s.ina[r].read(r, i, v0-i*s.pm.LoadLineR[r]))
+// read returns the SENSORS result, read through the board's own drivers on its I²C bus.
+func (s *sensors) read(mons [regmap.NumRails]*ina226.Dev, temp *tmp117.Dev) (regmap.Sensors, error) {
+	t, err := temp.Sense()
+	if err != nil {
+		return regmap.Sensors{}, err
 	}
-	return out
+	out := regmap.Sensors{TemperatureMC: int32((t - physic.ZeroCelsius) / physic.MilliCelsius), Throttle: s.throttle, ClockKHz: uint32(s.clockHz() / 1e3), StepNS: s.stepNS}
+	for r, m := range mons {
+		p, err := m.Sense()
+		if err != nil {
+			return regmap.Sensors{}, err
+		}
+		out.Rails = append(out.Rails, regmap.RailReading{Rail: regmap.Rail(r), BusUV: uint32(p.Bus / physic.MicroVolt),
+			CurrentUA: int32(p.Current / physic.MicroAmpere), PowerUW: uint32(p.Power / physic.MicroWatt)})
+	}
+	return out, nil
+}
+
+// openSensors configures the parts on the bus with the board's own drivers, as its firmware
+// does at boot.
+func openSensors(bus *sensorBus) (mons [regmap.NumRails]*ina226.Dev, temp *tmp117.Dev, err error) {
+	for _, p := range regmap.SensorParts {
+		switch p.Part {
+		case "INA226":
+			mons[p.Rail], err = ina226.New(bus, &ina226.Opts{Addr: p.Addr, Shunt: physic.ElectricResistance(p.ShuntNanoOhm()),
+				MaxCurrent: physic.ElectricCurrent(p.MaxCurrentNanoAmp())})
+		case "TMP117":
+			temp, err = tmp117.New(bus, &tmp117.Opts{Addr: p.Addr})
+		}
+		if err != nil {
+			return mons, nil, fmt.Errorf("board: sensor %s: %w", p.Name, err)
+		}
+	}
+	return mons, temp, nil
 }

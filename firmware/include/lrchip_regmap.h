@@ -163,6 +163,9 @@
 #define LRCHIP_OP_FLASH_END 0x0fu
 #define LRCHIP_OP_PROBE_ADD 0x10u
 #define LRCHIP_OP_LOAD_DMA 0x11u
+#define LRCHIP_OP_SPI_XFER 0x12u
+#define LRCHIP_OP_I2C_XFER 0x13u
+#define LRCHIP_OP_STATS 0x14u
 #define LRCHIP_CMD_FLAG_QUIET 0x0001u
 #define LRCHIP_LOAD_FLAG_DRY_RUN 0x1u
 
@@ -177,6 +180,7 @@
 #define LRCHIP_RESULT_PROTECTED 7u
 #define LRCHIP_RESULT_ABORTED 8u
 #define LRCHIP_RESULT_INTERNAL 9u
+#define LRCHIP_RESULT_NACK 10u
 #define LRCHIP_MAX_MESSAGE 256u
 
 /* Events */
@@ -279,6 +283,18 @@ static const uint8_t lrchip_usb_bos_desc_ss[22] = {
 	0x05, 0x0f, 0x16, 0x00, 0x02, 0x07, 0x10, 0x02, 0x00, 0x00, 0x00, 0x00,
 	0x0a, 0x10, 0x03, 0x00, 0x0c, 0x00, 0x02, 0x00, 0x00, 0x00,
 };
+
+/* Buses (docs/regmap.md section 12) */
+#define LRCHIP_SPI_FLAG_KEEP_CS 0x1u
+#define LRCHIP_SPI_FLAG_READ 0x2u
+#define LRCHIP_SPI_BUS_FLASH 0
+#define LRCHIP_I2C_BUS_SENSE 0
+#define LRCHIP_MAX_SPI_XFER 65536u
+#define LRCHIP_MAX_I2C_XFER 256u
+#define LRCHIP_I2C_ADDR_INA226_CORE 0x40u
+#define LRCHIP_I2C_ADDR_INA226_IO 0x41u
+#define LRCHIP_I2C_ADDR_INA226_DDR 0x44u
+#define LRCHIP_I2C_ADDR_TMP117_DIE 0x48u
 
 /* Layouts */
 
@@ -516,6 +532,53 @@ typedef struct lrchip_load_dma_args {
 _Static_assert(sizeof(lrchip_load_dma_args) == 16, "lrchip_load_dma_args size");
 _Static_assert(offsetof(lrchip_load_dma_args, offset) == 0, "lrchip_load_dma_args.offset");
 _Static_assert(offsetof(lrchip_load_dma_args, length) == 8, "lrchip_load_dma_args.length");
+
+/* spi_xfer_args; followed by up to length bytes to clock out (MOSI); the rest are clocked out as 0x00 */
+typedef struct lrchip_spi_xfer_args {
+	uint16_t bus; /* 0x00: SPI controller: 0 the configuration flash */
+	uint16_t flags; /* 0x02: SPI_FLAG_KEEP_CS: chip select stays asserted after; SPI_FLAG_READ: return the bytes clocked in */
+	uint32_t length; /* 0x04: bytes clocked, full duplex, at most MAX_SPI_XFER; chip select is asserted before the first */
+} lrchip_spi_xfer_args;
+_Static_assert(sizeof(lrchip_spi_xfer_args) == 8, "lrchip_spi_xfer_args size");
+_Static_assert(offsetof(lrchip_spi_xfer_args, bus) == 0, "lrchip_spi_xfer_args.bus");
+_Static_assert(offsetof(lrchip_spi_xfer_args, flags) == 2, "lrchip_spi_xfer_args.flags");
+_Static_assert(offsetof(lrchip_spi_xfer_args, length) == 4, "lrchip_spi_xfer_args.length");
+
+/* i2c_xfer_args; followed by the bytes to write, at most MAX_I2C_XFER; a failure to acknowledge completes with NACK */
+typedef struct lrchip_i2c_xfer_args {
+	uint16_t bus; /* 0x00: I²C bus: 0 the sensor bus */
+	uint16_t addr; /* 0x02: 7-bit target address */
+	uint32_t read; /* 0x04: bytes to read after the write (a repeated start between them), at most MAX_I2C_XFER */
+} lrchip_i2c_xfer_args;
+_Static_assert(sizeof(lrchip_i2c_xfer_args) == 8, "lrchip_i2c_xfer_args size");
+_Static_assert(offsetof(lrchip_i2c_xfer_args, bus) == 0, "lrchip_i2c_xfer_args.bus");
+_Static_assert(offsetof(lrchip_i2c_xfer_args, addr) == 2, "lrchip_i2c_xfer_args.addr");
+_Static_assert(offsetof(lrchip_i2c_xfer_args, read) == 4, "lrchip_i2c_xfer_args.read");
+
+/* the board's counters since it booted */
+typedef struct lrchip_stats {
+	uint64_t timesteps; /* 0x00: timesteps run since boot (not reset by RESET or a load) */
+	uint64_t spikes_out; /* 0x08: spikes emitted on output ports */
+	uint64_t spikes_in; /* 0x10: spikes injected on input ports */
+	uint64_t neuron_updates; /* 0x18: neuron updates */
+	uint64_t synaptic_events; /* 0x20: synaptic events */
+	uint32_t throttle_events; /* 0x28: times throttling started */
+	uint32_t reboots; /* 0x2c: boots since power-on, the first included */
+	uint32_t ring_used[4]; /* 0x30: bytes in each ring now (CMD, CPL, SPKIN, OUT), as the board sees it */
+	uint32_t ring_size[4]; /* 0x40: each ring's data capacity in bytes */
+	uint64_t busy_ns; /* 0x50: emulated or measured time spent running steps, ns */
+} lrchip_stats;
+_Static_assert(sizeof(lrchip_stats) == 88, "lrchip_stats size");
+_Static_assert(offsetof(lrchip_stats, timesteps) == 0, "lrchip_stats.timesteps");
+_Static_assert(offsetof(lrchip_stats, spikes_out) == 8, "lrchip_stats.spikes_out");
+_Static_assert(offsetof(lrchip_stats, spikes_in) == 16, "lrchip_stats.spikes_in");
+_Static_assert(offsetof(lrchip_stats, neuron_updates) == 24, "lrchip_stats.neuron_updates");
+_Static_assert(offsetof(lrchip_stats, synaptic_events) == 32, "lrchip_stats.synaptic_events");
+_Static_assert(offsetof(lrchip_stats, throttle_events) == 40, "lrchip_stats.throttle_events");
+_Static_assert(offsetof(lrchip_stats, reboots) == 44, "lrchip_stats.reboots");
+_Static_assert(offsetof(lrchip_stats, ring_used) == 48, "lrchip_stats.ring_used");
+_Static_assert(offsetof(lrchip_stats, ring_size) == 64, "lrchip_stats.ring_size");
+_Static_assert(offsetof(lrchip_stats, busy_ns) == 80, "lrchip_stats.busy_ns");
 
 /* one power rail as its INA226-class monitor reads it */
 typedef struct lrchip_rail {

@@ -28,7 +28,7 @@ var rules = []struct {
 	layer  int
 }{
 	{"chip", foundation}, {"firmware", foundation}, {"runtime/ring", foundation}, {"runtime/gpu", foundation},
-	{"network", foundation}, {"flash", foundation}, {"udev", foundation}, {"internal", foundation},
+	{"network", foundation}, {"flash", foundation}, {"devices", foundation}, {"udev", foundation}, {"internal", foundation},
 	{"device", seam},
 	{"driver", implementation}, {"emu", implementation},
 	{"network/run", user}, {"network/plot", user}, {"runtime/sched", user}, {"runtime/pipeline", user},

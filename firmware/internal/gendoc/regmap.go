@@ -22,6 +22,7 @@ func regmapBlocks() map[string]string {
 		"regmap-usb":       usbDescriptorsTables(),
 		"regmap-usb-req":   usbRequestsTables(),
 		"regmap-usb-frame": usbFramesTable(),
+		"regmap-bus":       busTables(),
 	}
 }
 
@@ -263,6 +264,7 @@ func CHeader() string {
 		cBytes(&b, "lrchip_usb_config_desc_"+strings.ToLower(suffix), regmap.USBConfigDescriptorBytes(s))
 		cBytes(&b, "lrchip_usb_bos_desc_"+strings.ToLower(suffix), regmap.USBBOSDescriptorBytes(s))
 	}
+	b.WriteString(busCHeader())
 	p("\n/* Layouts */\n")
 	seen := map[string]bool{}
 	var layouts []*regmap.Layout
