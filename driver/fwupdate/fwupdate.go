@@ -262,6 +262,12 @@ func writeSPI(ctx context.Context, d *driver.Device, slotSize int, slot flash.Sl
 	if err != nil {
 		return err
 	}
+	return writeSlot(ctx, s, slot, v, data, progress)
+}
+
+// writeSlot writes data into slot through package flash's Writer, in pieces (progress after
+// each), the header last.
+func writeSlot(ctx context.Context, s *flash.Slots, slot flash.Slot, v regmap.FWVersion, data []byte, progress func(int, int)) error {
 	w, err := s.Begin(slot, flash.Firmware{Version: v, Size: len(data), CRC32: crc32.ChecksumIEEE(data)})
 	if err != nil {
 		return err
@@ -298,6 +304,12 @@ func verify(ctx context.Context, d *driver.Device, slotSize int, slot flash.Slot
 	if err != nil {
 		return fmt.Errorf("fwupdate: verify: %w", err)
 	}
+	return readBack(nor, slotSize, slot, data, progress)
+}
+
+// readBack reads the slot's firmware back through the SPI NOR driver and compares it with
+// data.
+func readBack(nor *spinor.Dev, slotSize int, slot flash.Slot, data []byte, progress func(int, int)) error {
 	got := make([]byte, len(data))
 	base := int(slot)*slotSize + regmap.SlotDataOffset
 	const piece = 64 << 10

@@ -14,8 +14,10 @@ import (
 )
 
 // DefaultSlotSize is the size of a flash slot when FlashOpts.SlotSize is 0: 1 MiB (a real
-// board's slots hold a bitstream and are larger; the emulator's firmware is small).
-const DefaultSlotSize = 1 << 20
+// board's slots hold a bitstream and are larger; the emulator's firmware is small). It is
+// regmap's, so that a host that reaches the flash without the board (lrctl fw recover) lays
+// the slots out the same way.
+const DefaultSlotSize = regmap.EmulatorSlotSize
 
 // ErrPowerCut is returned by the flash's operations once its power was cut (CutPowerAfter):
 // the board it is on is off until PowerOn and a new board.New.

@@ -10,16 +10,17 @@ import (
 	"github.com/lrchip/lrchip/internal/umockdev"
 )
 
-// Testbed puts emulated USB functions where libusb finds them: a umockdev testbed, whose
-// /sys and /dev a process sees when it runs with Env (libumockdev-preload.so.0 preloaded),
-// in this process or another. Each plugged function gets its sysfs entries (Sysfs), a
-// pollable device node and the ioctl handler that hands the node's usbdevfs ioctls to it.
+// Testbed puts emulated USB devices (a board's Function, its FTDI) where libusb finds them:
+// a umockdev testbed, whose /sys and /dev a process sees when it runs with Env
+// (libumockdev-preload.so.0 preloaded), in this process or another. Each plugged device gets
+// its sysfs entries (Sysfs), a pollable device node and the ioctl handler that hands the
+// node's usbdevfs ioctls to it.
 type Testbed struct {
 	tb *umockdev.Testbed
 
 	mu      sync.Mutex
-	plugged map[*Function]*umockdev.Node
-	pulled  map[*Function]bool // unplugged, not yet removed
+	plugged map[USBDevice]*umockdev.Node
+	pulled  map[USBDevice]bool // unplugged, not yet removed
 }
 
 // NewTestbed makes a testbed (one per process) and points this process at it.
@@ -28,7 +29,7 @@ func NewTestbed() (*Testbed, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Testbed{tb: tb, plugged: map[*Function]*umockdev.Node{}, pulled: map[*Function]bool{}}, nil
+	return &Testbed{tb: tb, plugged: map[USBDevice]*umockdev.Node{}, pulled: map[USBDevice]bool{}}, nil
 }
 
 // Root is the testbed's directory (UMOCKDEV_DIR).
@@ -44,8 +45,8 @@ func (t *Testbed) Env(preload string) []string {
 	return []string{"UMOCKDEV_DIR=" + t.tb.Root(), "LD_PRELOAD=" + p}
 }
 
-// Plug adds the function's device to the testbed, as plugging the board in.
-func (t *Testbed) Plug(f *Function) error {
+// Plug adds the device to the testbed, as plugging it in.
+func (t *Testbed) Plug(f USBDevice) error {
 	if err := t.tb.AddFromString(f.Sysfs()); err != nil {
 		return err
 	}
@@ -66,10 +67,10 @@ func (t *Testbed) Plug(f *Function) error {
 	return nil
 }
 
-// Unplug removes the function's device as pulling its cable does: transfers in flight
+// Unplug removes the device as pulling its cable does: transfers in flight
 // fail, the node hangs up, the sysfs entries go and a remove uevent goes out. Clients that
 // still hold the node get ENODEV until they close it.
-func (t *Testbed) Unplug(f *Function) {
+func (t *Testbed) Unplug(f USBDevice) {
 	t.mu.Lock()
 	_, ok := t.plugged[f]
 	if ok && t.pulled[f] {
@@ -85,8 +86,8 @@ func (t *Testbed) Unplug(f *Function) {
 	t.tb.RemoveDevice(f.SysPath())
 }
 
-// Remove unplugs the function and takes its handler and bus off the testbed.
-func (t *Testbed) Remove(f *Function) {
+// Remove unplugs the device and takes its handler and bus off the testbed.
+func (t *Testbed) Remove(f USBDevice) {
 	t.Unplug(f)
 	t.mu.Lock()
 	node, ok := t.plugged[f]
@@ -104,7 +105,7 @@ func (t *Testbed) Remove(f *Function) {
 // Close removes every function and the testbed.
 func (t *Testbed) Close() error {
 	t.mu.Lock()
-	var fs []*Function
+	var fs []USBDevice
 	for f := range t.plugged {
 		fs = append(fs, f)
 	}
@@ -118,8 +119,8 @@ func (t *Testbed) Close() error {
 // String names the testbed.
 func (t *Testbed) String() string { return fmt.Sprintf("umockdev testbed %s", t.tb.Root()) }
 
-// handler hands a node's ioctls to the function.
-type handler struct{ f *Function }
+// handler hands a node's ioctls to the device.
+type handler struct{ f USBDevice }
 
 func (h handler) Connected(c umockdev.Client) { h.f.Connect(ClientID(c)) }
 func (h handler) Closed(c umockdev.Client)    { h.f.Disconnect(ClientID(c)) }

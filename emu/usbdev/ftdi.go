@@ -1,0 +1,1055 @@
+package usbdev
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/lrchip/lrchip/emu/board"
+	"github.com/lrchip/lrchip/firmware/regmap"
+	"github.com/lrchip/lrchip/flash"
+)
+
+// FTDI is the emulated board's recovery port (docs/regmap.md §13): an FT2232H whose channel
+// A, in MPSSE mode, masters the board's SPI flash (the same board.Flash model the board's
+// firmware drives, at the level of its SPI transactions) and drives the FPGA's CRESET_B and
+// reads its CDONE; channel B is the board's UART. As Function does for the board's bridge,
+// it answers a host's usbdevfs ioctls (what the kernel's usbfs does in front of a device):
+// descriptors, FTDI's vendor requests, bulk URBs with FTDI's two status bytes per packet,
+// the latency timer and SEND_IMMEDIATE, the 4 KiB FIFOs each way with their flow control,
+// and the kernel's ftdi_sio driver bound to both interfaces until a host detaches it.
+//
+// The FPGA is modelled at its pins: held in reset it leaves the flash's bus to the FT2232H
+// and lowers CDONE; released, it configures from the flash (the slot package flash's Boot
+// picks) and raises CDONE when a slot is valid.
+//
+// Its methods are safe for concurrent use and never block for long.
+type FTDI struct {
+	opts    FTDIOpts
+	product string
+	flash   *board.Flash
+
+	mu      sync.Mutex
+	clients map[ClientID]*client
+	owner   [2]*client // the client that claimed each interface (usbfs)
+	kernel  [2]bool    // ftdi_sio holds the interface
+	gone    bool
+	ready   bool
+	ch      [2]*channel
+	fpga    FPGAState
+	xfers   map[*urb]*ftdiXfer // the bulk URBs submitted, not yet complete
+	urbMem  int
+	stats   FTDIStats
+}
+
+// Defaults of FTDIOpts.
+const (
+	DefaultFTDIBus    = 2
+	DefaultFTDISerial = "LR000001"
+)
+
+// FTDIOpts configures an FTDI. The zero value gives the documented defaults.
+type FTDIOpts struct {
+	Bus  int // bus number, default DefaultFTDIBus
+	Addr int // device number, default DefaultAddr
+	// Board is the board the chip is on, which names its product string
+	// (regmap.FTDIBoards). Default regmap.BoardEmulator.
+	Board regmap.BoardKind
+	// Serial is the serial number string of its EEPROM, default DefaultFTDISerial.
+	Serial string
+	// NoKernelDriver: ftdi_sio is not loaded, so no interface has a kernel driver. Default:
+	// ftdi_sio holds both interfaces, as on a machine where the module is.
+	NoKernelDriver bool
+	// PoweredByBoard: the chip runs from the board's supply, so that when the flash loses
+	// its power (board.Flash.CutPowerAfter) the FT2232H drops off the bus too. Default: it
+	// runs from the USB cable and stays.
+	PoweredByBoard bool
+	// Ready is told when URBs wait to be reaped and when the device is gone; nil: nobody
+	// polls.
+	Ready Ready
+}
+
+// FPGAState is what the FPGA on the FT2232H's pins is doing.
+type FPGAState struct {
+	Held       bool        // CRESET_B is held low
+	Configured bool        // CDONE is high
+	Booted     flash.State // the slot it configured from, when Configured
+	Boots      int         // configurations since power-on, the first included
+}
+
+// FTDIStats counts what went over the chip's endpoints and pins.
+type FTDIStats struct {
+	ControlURBs, OutURBs, InURBs int
+	OutBytes, InBytes            int64 // status bytes included
+	StatusPackets                int   // IN packets that carried status bytes only
+	Flushes                      int   // SEND_IMMEDIATE commands
+	BadCommands                  int   // opcodes answered with MPSSEBadCommand
+	FlashBytes                   int64 // bytes clocked to the flash
+	Detaches, Attaches           int   // ftdi_sio detached from, attached to an interface
+}
+
+// MPSSEState is channel A's engine as the host set it.
+type MPSSEState struct {
+	Bitmode                    byte
+	Latency                    time.Duration
+	Divisor                    uint16
+	Div5, ThreePhase, Adaptive bool
+	Loopback                   bool
+	LowValue, LowDir           byte
+	Selected                   bool // the flash's chip select is asserted
+}
+
+// SCK is the SPI clock the engine runs at.
+func (s MPSSEState) SCK() int64 {
+	base := int64(regmap.FTDIClockHz)
+	if s.Div5 {
+		base /= 5
+	}
+	return base / (2 * (1 + int64(s.Divisor)))
+}
+
+// Errors of the in-process host's transfers (Control, BulkIn, BulkOut).
+var (
+	// ErrStall: the chip refused the request (a stall).
+	ErrStall = errors.New("usbdev: stalled")
+	// ErrGone: the device was unplugged.
+	ErrGone = errors.New("usbdev: device gone")
+)
+
+// NewFTDI makes the FT2232H of a board whose flash is fl. The FPGA configures from the flash
+// at once, as at power-on.
+func NewFTDI(fl *board.Flash, opts FTDIOpts) (*FTDI, error) {
+	if fl == nil {
+		return nil, errors.New("usbdev: an FT2232H needs the board's flash")
+	}
+	if opts.Bus == 0 {
+		opts.Bus = DefaultFTDIBus
+	}
+	if opts.Addr == 0 {
+		opts.Addr = DefaultAddr
+	}
+	if opts.Bus < 1 || opts.Bus > 255 || opts.Addr < 2 || opts.Addr > 127 {
+		return nil, fmt.Errorf("usbdev: bus %d, device %d: want a bus from 1 to 255 and a device from 2 to 127", opts.Bus, opts.Addr)
+	}
+	if opts.Board == 0 {
+		opts.Board = regmap.BoardEmulator
+	}
+	if opts.Serial == "" {
+		opts.Serial = DefaultFTDISerial
+	}
+	if len(opts.Serial) > 32 {
+		return nil, fmt.Errorf("usbdev: FT2232H serial %q: at most 32 characters", opts.Serial)
+	}
+	product, err := regmap.FTDIProductFor(opts.Board)
+	if err != nil {
+		return nil, fmt.Errorf("usbdev: %w", err)
+	}
+	f := &FTDI{opts: opts, product: product, flash: fl, clients: map[ClientID]*client{}, xfers: map[*urb]*ftdiXfer{}}
+	f.kernel = [2]bool{!opts.NoKernelDriver, !opts.NoKernelDriver}
+	f.ch = [2]*channel{newChannel(f, 0), newChannel(f, 1)}
+	f.configure()
+	return f, nil
+}
+
+// String names the chip.
+func (f *FTDI) String() string {
+	return fmt.Sprintf("FT2232H %04x:%04x %q serial %s (bus %d, device %d) in front of the %s", regmap.FTDIVendorID, regmap.FTDIProductID,
+		f.product, f.opts.Serial, f.opts.Bus, f.opts.Addr, f.flash)
+}
+
+// Serial is the chip's serial number string.
+func (f *FTDI) Serial() string { return f.opts.Serial }
+
+// Flash returns the flash behind channel A.
+func (f *FTDI) Flash() *board.Flash { return f.flash }
+
+// FPGA returns what the FPGA is doing.
+func (f *FTDI) FPGA() FPGAState {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.fpga
+}
+
+// MPSSE returns channel A's engine settings.
+func (f *FTDI) MPSSE() MPSSEState {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	c := f.ch[0]
+	return MPSSEState{Bitmode: c.bitmode, Latency: c.latency, Divisor: c.divisor, Div5: c.div5, ThreePhase: c.threePh,
+		Adaptive: c.adaptive, Loopback: c.loopback, LowValue: c.lowVal, LowDir: c.lowDir, Selected: c.selected}
+}
+
+// Stats returns the counters so far.
+func (f *FTDI) Stats() FTDIStats {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.stats
+}
+
+// Driver says who holds interface intf: "ftdi_sio" (the kernel), "usbfs" (a client), or "".
+func (f *FTDI) Driver(intf int) string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.driverLocked(intf)
+}
+
+func (f *FTDI) driverLocked(intf int) string {
+	switch {
+	case f.kernel[intf]:
+		return "ftdi_sio"
+	case f.owner[intf] != nil:
+		return "usbfs"
+	}
+	return ""
+}
+
+// Outstanding returns the URBs submitted and not yet reaped, over all clients.
+func (f *FTDI) Outstanding() int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	n := 0
+	for _, c := range f.clients {
+		n += len(c.pending) + len(c.reap)
+	}
+	return n
+}
+
+// Clients returns the number of clients connected.
+func (f *FTDI) Clients() int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return len(f.clients)
+}
+
+// configure is the FPGA configuring from the flash: CDONE rises when a slot is valid.
+func (f *FTDI) configure() {
+	f.fpga.Boots++
+	f.fpga.Configured, f.fpga.Booted = false, flash.State{}
+	if f.flash.PoweredOff() {
+		return
+	}
+	s, err := flash.NewSlots(f.flash, flash.Opts{SlotSize: f.flash.SlotSize()})
+	if err != nil {
+		return
+	}
+	st, ok := s.Boot()
+	f.fpga.Configured = ok
+	if ok {
+		f.fpga.Booted = st
+	}
+}
+
+// checkPower takes the chip off the bus when it runs from the board's supply and the flash
+// lost its power.
+func (f *FTDI) checkPower() {
+	if f.opts.PoweredByBoard && !f.gone && f.flash.PoweredOff() {
+		f.unplugLocked()
+	}
+}
+
+// Close unplugs the chip.
+func (f *FTDI) Close() error {
+	f.Unplug()
+	return nil
+}
+
+// Unplug removes the device as pulling its cable does: every transfer in flight fails with
+// ESHUTDOWN, every later request with ENODEV, and Ready is told the device is gone.
+func (f *FTDI) Unplug() {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.unplugLocked()
+}
+
+func (f *FTDI) unplugLocked() {
+	if f.gone {
+		return
+	}
+	f.gone = true
+	for _, c := range f.ch {
+		c.stopTimer()
+		q := append(c.outq, c.inq...)
+		c.outq, c.inq = nil, nil
+		for _, x := range q {
+			f.complete(x, syscall.ESHUTDOWN)
+		}
+	}
+	if f.opts.Ready != nil {
+		f.opts.Ready.Gone()
+	}
+}
+
+func (f *FTDI) setReady(r Ready) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.opts.Ready = r
+	if r != nil {
+		r.SetReady(f.ready)
+		if f.gone {
+			r.Gone()
+		}
+	}
+}
+
+// complete ends a transfer.
+func (f *FTDI) complete(x *ftdiXfer, errno syscall.Errno) {
+	if x.done {
+		return
+	}
+	x.done, x.errno = true, errno
+	if x.onDone != nil {
+		x.onDone(x)
+	}
+}
+
+func (f *FTDI) updateReadyLocked() {
+	ready := false
+	for _, c := range f.clients {
+		if len(c.reap) > 0 {
+			ready = true
+			break
+		}
+	}
+	if ready != f.ready {
+		f.ready = ready
+		if f.opts.Ready != nil {
+			f.opts.Ready.SetReady(ready)
+		}
+	}
+}
+
+// channelOf returns the channel of a bulk endpoint and whether the endpoint is IN.
+func (f *FTDI) channelOf(ep uint8) (*channel, bool, bool) {
+	for _, c := range f.ch {
+		in, out := c.endpoints()
+		switch ep {
+		case in:
+			return c, true, true
+		case out:
+			return c, false, true
+		}
+	}
+	return nil, false, false
+}
+
+// --- control requests ---
+
+// control answers a request on endpoint 0: the data of an IN request, or ErrStall.
+func (f *FTDI) control(s setup, data []byte) ([]byte, error) {
+	switch s.kind() {
+	case typeStandard:
+		return f.standard(s)
+	case typeVendor:
+		if s.recipient() != recipDevice {
+			return nil, stall("vendor %v: not to the device", s)
+		}
+		return f.vendor(s)
+	}
+	return nil, stall("%v: class requests are not supported", s)
+}
+
+func (f *FTDI) standard(s setup) ([]byte, error) {
+	switch {
+	case s.typ == 0x80 && s.req == regmap.USBReqGetDescriptor:
+		idx := int(s.value & 0xff)
+		switch s.value >> 8 {
+		case regmap.USBDescDevice:
+			return regmap.FTDIDeviceDescriptorBytes(), nil
+		case regmap.USBDescConfig:
+			if idx != 0 {
+				return nil, stall("no configuration %d", idx)
+			}
+			return regmap.FTDIConfigDescriptorBytes(), nil
+		case regmap.USBDescString:
+			if idx == 0 {
+				return regmap.USBLanguages(), nil
+			}
+			if s.index != regmap.USBLangID {
+				return nil, stall("string %d in language %#04x", idx, s.index)
+			}
+			str, ok := map[int]string{regmap.USBStrManufacturer: regmap.FTDIManufacturer, regmap.USBStrProduct: f.product, regmap.USBStrSerial: f.opts.Serial}[idx]
+			if !ok {
+				return nil, stall("no string %d", idx)
+			}
+			return regmap.USBStringDescriptor(str), nil
+		}
+		return nil, stall("no descriptor of type %#02x", s.value>>8)
+	case s.req == regmap.USBReqGetStatus && s.typ >= 0x80 && s.typ <= 0x82:
+		return []byte{0, 0}, nil // bus-powered, no remote wakeup, not halted
+	case s.typ == 0x80 && s.req == regmap.USBReqGetConfig:
+		return []byte{1}, nil
+	}
+	return nil, stall("standard %v not supported", s)
+}
+
+// vendor answers FTDI's SIO requests; wIndex's low byte is the channel (1 A, 2 B).
+func (f *FTDI) vendor(s setup) ([]byte, error) {
+	port := int(s.index & 0xff)
+	if port != 1 && port != 2 {
+		return nil, stall("vendor %v: no channel %d (1 is A, 2 is B)", s, port)
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	c := f.ch[port-1]
+	defer c.pump()
+	in := func(n int) error {
+		if !s.in() || int(s.length) < n {
+			return stall("vendor %#02x returns %d bytes in", s.req, n)
+		}
+		return nil
+	}
+	out := func() error {
+		if s.in() || s.length != 0 {
+			return stall("vendor %#02x takes no data", s.req)
+		}
+		return nil
+	}
+	switch regmap.FTDIRequest(s.req) {
+	case regmap.FTDIReqReset:
+		if err := out(); err != nil {
+			return nil, err
+		}
+		switch s.value {
+		case regmap.FTDIResetSIO:
+			c.reset()
+		case regmap.FTDIPurge1: // the receive FIFO, host → chip
+			c.rx, c.left = nil, 0
+		case regmap.FTDIPurge2: // the transmit FIFO, chip → host
+			c.tx, c.flush = nil, 0
+		default:
+			return nil, stall("RESET %d", s.value)
+		}
+		return nil, nil
+	case regmap.FTDIReqSetLatency:
+		if err := out(); err != nil {
+			return nil, err
+		}
+		ms := int(s.value & 0xff)
+		if ms < 1 {
+			return nil, stall("a latency timer of %d ms", ms)
+		}
+		c.latency = time.Duration(ms) * time.Millisecond
+		return nil, nil
+	case regmap.FTDIReqGetLatency:
+		if err := in(1); err != nil {
+			return nil, err
+		}
+		return []byte{byte(c.latency / time.Millisecond)}, nil
+	case regmap.FTDIReqSetBitmode:
+		if err := out(); err != nil {
+			return nil, err
+		}
+		mode := byte(s.value >> 8)
+		if mode != regmap.FTDIBitmodeReset && mode != regmap.FTDIBitmodeMPSSE {
+			return nil, stall("bit mode %#02x: the emulation has the UART and MPSSE only", mode)
+		}
+		c.setBitmode(mode)
+		return nil, nil
+	case regmap.FTDIReqReadPins:
+		if err := in(1); err != nil {
+			return nil, err
+		}
+		return []byte{c.lowPins()}, nil
+	case 0x01, 0x02, 0x03, 0x04, 0x06, 0x07: // modem control, flow control, baud rate, data format, event and error characters: the UART's
+		if err := out(); err != nil {
+			return nil, err
+		}
+		return nil, nil
+	case 0x05: // poll modem status
+		if err := in(2); err != nil {
+			return nil, err
+		}
+		return []byte{regmap.FTDIModemStatus, regmap.FTDILineStatus}, nil
+	}
+	return nil, stall("vendor request %#02x not supported", s.req)
+}
+
+// --- usbdevfs ---
+
+// The usbdevfs requests that only the FT2232H's clients use (kernel drivers bound to its
+// interfaces), on 64-bit machines.
+const (
+	ioctlIoctl           = 0xc0105512 // USBDEVFS_IOCTL, struct usbdevfs_ioctl
+	ioctlDisconnectClaim = 0x8108551b // USBDEVFS_DISCONNECT_CLAIM
+	subDisconnect        = 0x5516     // USBDEVFS_DISCONNECT, inside USBDEVFS_IOCTL
+	subConnect           = 0x5517     // USBDEVFS_CONNECT
+	claimIfDriver        = 0x01
+	claimExceptDriver    = 0x02
+	getDriverSize        = 4 + 256
+	disconnectClaimSize  = 8 + 256
+	usbfsIoctlSize       = 16
+)
+
+// Connect registers a client (an open of the device node).
+func (f *FTDI) Connect(id ClientID) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.clientLocked(id)
+}
+
+func (f *FTDI) clientLocked(id ClientID) *client {
+	c := f.clients[id]
+	if c == nil {
+		c = &client{id: id, pending: map[uint64]*urb{}}
+		f.clients[id] = c
+	}
+	return c
+}
+
+// Disconnect forgets a client: its interfaces are released (the kernel does not give them
+// back to ftdi_sio: libusb does, when it released them itself) and its URBs dropped.
+func (f *FTDI) Disconnect(id ClientID) {
+	f.mu.Lock()
+	c := f.clients[id]
+	if c == nil {
+		f.mu.Unlock()
+		return
+	}
+	delete(f.clients, id)
+	for i := range f.owner {
+		if f.owner[i] == c {
+			f.owner[i] = nil
+		}
+	}
+	var mems []Mem
+	for _, u := range c.pending {
+		if x := f.xfers[u]; x != nil {
+			delete(f.xfers, u)
+			x.onDone = nil
+			f.dequeue(x)
+			f.complete(x, syscall.ENOENT)
+		}
+		mems = append(mems, u.mem, u.buf)
+		f.urbMem -= u.bufLen
+	}
+	for _, u := range c.reap {
+		mems = append(mems, u.mem, u.buf)
+		f.urbMem -= u.bufLen
+	}
+	c.pending, c.reap = nil, nil
+	f.updateReadyLocked()
+	f.mu.Unlock()
+	for _, m := range mems {
+		if m != nil {
+			m.Release()
+		}
+	}
+}
+
+// dequeue takes a transfer off its channel's queue.
+func (f *FTDI) dequeue(x *ftdiXfer) {
+	for _, c := range f.ch {
+		for _, q := range []*[]*ftdiXfer{&c.outq, &c.inq} {
+			for i, y := range *q {
+				if y == x {
+					*q = append((*q)[:i:i], (*q)[i+1:]...)
+					return
+				}
+			}
+		}
+	}
+}
+
+// Ioctl answers one usbdevfs ioctl of client id. Every request completes at once; bulk URBs
+// complete later, to be reaped.
+func (f *FTDI) Ioctl(id ClientID, io Ioctl) {
+	ret, errno := f.ioctl(id, io)
+	if errno != 0 {
+		io.Complete(-1, errno)
+		return
+	}
+	io.Complete(ret, 0)
+}
+
+func (f *FTDI) ioctl(id ClientID, io Ioctl) (int, syscall.Errno) {
+	req := io.Request()
+	switch req {
+	case ioctlSubmitURB:
+		return f.submit(id, io)
+	case ioctlReapURBNDelay:
+		return f.reap(id, io)
+	case ioctlDiscardURB:
+		return f.discard(id, le.Uint64(io.Arg().Bytes()))
+	case ioctlReapURB:
+		return 0, syscall.ENOTTY // libusb reaps with REAPURBNDELAY only
+	}
+	// The argument is resolved (read from the client) before the lock is taken.
+	size := map[uint32]int{ioctlGetCapabilities: 4, ioctlClaimInterface: 4, ioctlReleaseIntf: 4, ioctlSetConfig: 4,
+		ioctlClearHalt: 4, ioctlSetInterface: 8, ioctlGetDriver: getDriverSize, ioctlIoctl: usbfsIoctlSize,
+		ioctlDisconnectClaim: disconnectClaimSize}[req]
+	if size == 0 {
+		return 0, syscall.ENOTTY
+	}
+	m, err := io.Arg().Resolve(0, size)
+	if err != nil || m == nil {
+		return 0, syscall.EFAULT
+	}
+	arg := func(int) ([]byte, syscall.Errno) { return m.Bytes(), 0 }
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.gone {
+		return 0, syscall.ENODEV
+	}
+	c := f.clientLocked(id)
+	switch req {
+	case ioctlGetCapabilities:
+		b, errno := arg(4)
+		if errno == 0 {
+			le.PutUint32(b, capabilities)
+		}
+		return 0, errno
+	case ioctlClaimInterface, ioctlReleaseIntf, ioctlSetConfig, ioctlClearHalt:
+		b, errno := arg(4)
+		if errno != 0 {
+			return 0, errno
+		}
+		return 0, f.simpleLocked(c, req, le.Uint32(b))
+	case ioctlSetInterface:
+		b, errno := arg(8)
+		if errno != 0 {
+			return 0, errno
+		}
+		if errno := f.claimLocked(c, int(le.Uint32(b))); errno != 0 {
+			return 0, errno
+		}
+		if le.Uint32(b[4:]) != 0 {
+			return 0, syscall.EINVAL
+		}
+		return 0, 0
+	case ioctlGetDriver:
+		b, errno := arg(getDriverSize)
+		if errno != 0 {
+			return 0, errno
+		}
+		n := le.Uint32(b)
+		if n > 1 {
+			return 0, syscall.EINVAL
+		}
+		d := f.driverLocked(int(n))
+		if d == "" {
+			return 0, syscall.ENODATA
+		}
+		clear(b[4:])
+		copy(b[4:], d)
+		return 0, 0
+	case ioctlIoctl:
+		b, errno := arg(usbfsIoctlSize)
+		if errno != 0 {
+			return 0, errno
+		}
+		n, code := le.Uint32(b), le.Uint32(b[4:])
+		if n > 1 {
+			return 0, syscall.EINVAL
+		}
+		switch code {
+		case subDisconnect:
+			switch {
+			case f.kernel[n]:
+				f.kernel[n] = false
+				f.stats.Detaches++
+			case f.owner[n] != nil:
+				f.owner[n] = nil // the kernel takes it from usbfs too
+			default:
+				return 0, syscall.ENODATA
+			}
+			return 0, 0
+		case subConnect:
+			if f.kernel[n] || f.owner[n] != nil {
+				return 0, syscall.EBUSY
+			}
+			if f.opts.NoKernelDriver {
+				return 0, 0 // no driver wants it
+			}
+			f.kernel[n] = true
+			f.stats.Attaches++
+			return 1, 0
+		}
+		return 0, syscall.ENOTTY
+	case ioctlDisconnectClaim:
+		b, errno := arg(disconnectClaimSize)
+		if errno != 0 {
+			return 0, errno
+		}
+		n, flags := le.Uint32(b), le.Uint32(b[4:])
+		if n > 1 {
+			return 0, syscall.EINVAL
+		}
+		name := b[8:]
+		if i := indexByte(name, 0); i >= 0 {
+			name = name[:i]
+		}
+		if d := f.driverLocked(int(n)); d != "" && f.owner[n] != c {
+			if flags&claimIfDriver != 0 && d != string(name) || flags&claimExceptDriver != 0 && d == string(name) {
+				return 0, syscall.EBUSY
+			}
+			if f.kernel[n] {
+				f.kernel[n] = false
+				f.stats.Detaches++
+			} else {
+				f.owner[n] = nil
+			}
+		} else if f.owner[n] == c && flags&claimExceptDriver != 0 && string(name) == "usbfs" {
+			return 0, syscall.EBUSY
+		}
+		return 0, f.claimLocked(c, int(n))
+	}
+	return 0, syscall.ENOTTY
+}
+
+func indexByte(b []byte, c byte) int {
+	for i, x := range b {
+		if x == c {
+			return i
+		}
+	}
+	return -1
+}
+
+// claimLocked claims interface n for c, as usbfs does (also for a client that uses an
+// interface without claiming it): EBUSY while a kernel driver or another client holds it.
+func (f *FTDI) claimLocked(c *client, n int) syscall.Errno {
+	if n < 0 || n > 1 {
+		return syscall.ENOENT
+	}
+	if f.owner[n] == c {
+		return 0
+	}
+	if f.kernel[n] || f.owner[n] != nil {
+		return syscall.EBUSY
+	}
+	f.owner[n] = c
+	return 0
+}
+
+func (f *FTDI) simpleLocked(c *client, req, v uint32) syscall.Errno {
+	switch req {
+	case ioctlClaimInterface:
+		if v > 1 {
+			return syscall.EINVAL
+		}
+		return f.claimLocked(c, int(v))
+	case ioctlReleaseIntf:
+		if v > 1 || f.owner[v] != c {
+			return syscall.EINVAL
+		}
+		f.owner[v] = nil
+	case ioctlSetConfig:
+		if int32(v) != 1 && int32(v) != -1 && v != 0 {
+			return syscall.EINVAL
+		}
+		for i := range f.owner {
+			if f.kernel[i] || f.owner[i] != nil && f.owner[i] != c {
+				return syscall.EBUSY
+			}
+		}
+	case ioctlClearHalt:
+		ch, _, ok := f.channelOf(uint8(v))
+		if !ok {
+			return syscall.ENOENT
+		}
+		return f.claimLocked(c, ch.idx)
+	}
+	return 0
+}
+
+// submit takes an URB: control requests are answered at once, bulk URBs join their
+// channel's queue.
+func (f *FTDI) submit(id ClientID, io Ioctl) (int, syscall.Errno) {
+	addr := le.Uint64(io.Arg().Bytes())
+	m, err := io.Arg().Resolve(0, urbSize)
+	if err != nil || m == nil {
+		return 0, syscall.EFAULT
+	}
+	b := m.Bytes()
+	u := &urb{addr: addr, typ: b[urbOffType], ep: b[urbOffEndpoint], flags: le.Uint32(b[urbOffFlags:]),
+		bufLen: int(int32(le.Uint32(b[urbOffBufLen:])))}
+	if u.bufLen < 0 || u.bufLen > maxURB {
+		return 0, syscall.ENOMEM
+	}
+	ch, in, bulk := f.channelOf(u.ep)
+	switch {
+	case u.typ == urbTypeControl && u.ep == 0:
+		if u.bufLen < setupPacketSize {
+			return 0, syscall.EINVAL
+		}
+	case u.typ == urbTypeBulk && bulk:
+	case u.typ == urbTypeBulk || u.typ == urbTypeIntr || u.typ == urbTypeISO || u.typ == urbTypeControl:
+		return 0, syscall.ENOENT
+	default:
+		return 0, syscall.EINVAL
+	}
+	if u.typ == urbTypeControl || !in && u.bufLen > 0 {
+		buf, err := m.Resolve(urbOffBuffer, u.bufLen)
+		if err != nil || buf == nil {
+			return 0, syscall.EFAULT
+		}
+		if u.typ == urbTypeControl {
+			u.setup = parseSetup(buf.Bytes())
+			if int(u.setup.length) > u.bufLen-setupPacketSize {
+				return 0, syscall.EINVAL
+			}
+			u.buf = buf
+			u.buf.Hold()
+			if !u.setup.in() {
+				u.data = append([]byte(nil), buf.Bytes()[setupPacketSize:setupPacketSize+int(u.setup.length)]...)
+			}
+		} else {
+			u.data = append([]byte(nil), buf.Bytes()...)
+		}
+	} else if in {
+		u.data = make([]byte, u.bufLen)
+	}
+	m.Hold()
+	u.mem = m
+	release := func() {
+		u.mem.Release()
+		if u.buf != nil {
+			u.buf.Release()
+		}
+	}
+	var resp []byte
+	var cerr error
+	if u.typ == urbTypeControl {
+		// Answered before taking the lock: vendor requests take it themselves.
+		if f.isGone() {
+			release()
+			return 0, syscall.ENODEV
+		}
+		resp, cerr = f.control(u.setup, u.data)
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	fail := func(errno syscall.Errno) (int, syscall.Errno) {
+		release()
+		return 0, errno
+	}
+	if f.gone {
+		return fail(syscall.ENODEV)
+	}
+	c := f.clientLocked(id)
+	if _, dup := c.pending[addr]; dup {
+		return fail(syscall.EBUSY)
+	}
+	if f.urbMem+u.bufLen > maxURBMemory {
+		return fail(syscall.ENOMEM)
+	}
+	if u.typ == urbTypeBulk {
+		if errno := f.claimLocked(c, ch.idx); errno != 0 {
+			return fail(errno)
+		}
+	}
+	u.c = c
+	c.pending[addr] = u
+	f.urbMem += u.bufLen
+	if u.typ == urbTypeControl {
+		f.stats.ControlURBs++
+		if cerr != nil {
+			f.finishURB(u, -int32(syscall.EPIPE), 0)
+		} else {
+			n := 0
+			if u.setup.in() {
+				u.data = make([]byte, u.setup.length)
+				n = copy(u.data, resp)
+			}
+			f.finishURB(u, 0, n)
+		}
+		return 0, 0
+	}
+	x := &ftdiXfer{in: in, data: u.data, onDone: func(x *ftdiXfer) {
+		delete(f.xfers, u)
+		f.finishURB(u, -int32(x.errno), x.n)
+	}}
+	f.xfers[u] = x
+	if in {
+		f.stats.InURBs++
+		ch.inq = append(ch.inq, x)
+	} else {
+		f.stats.OutURBs++
+		ch.outq = append(ch.outq, x)
+	}
+	ch.pump()
+	return 0, 0
+}
+
+func (f *FTDI) isGone() bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.gone
+}
+
+// finishURB gives an URB back to its client, to reap.
+func (f *FTDI) finishURB(u *urb, status int32, actual int) {
+	if u.done {
+		return
+	}
+	u.done, u.status, u.actual = true, status, actual
+	c := u.c
+	if c.pending == nil { // the client is gone
+		return
+	}
+	delete(c.pending, u.addr)
+	c.reap = append(c.reap, u)
+	f.updateReadyLocked()
+}
+
+// discard cancels an URB: it completes with ENOENT and what it transferred.
+func (f *FTDI) discard(id ClientID, addr uint64) (int, syscall.Errno) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	c := f.clients[id]
+	if c == nil {
+		return 0, syscall.EINVAL
+	}
+	u := c.pending[addr]
+	if u == nil {
+		return 0, syscall.EINVAL // completed already, or never submitted
+	}
+	x := f.xfers[u]
+	if x == nil {
+		return 0, syscall.EINVAL
+	}
+	f.dequeue(x)
+	f.complete(x, syscall.ENOENT)
+	return 0, 0
+}
+
+// reap hands back the oldest completed URB of the client (EAGAIN if none; ENODEV once the
+// device is gone and nothing is left).
+func (f *FTDI) reap(id ClientID, io Ioctl) (int, syscall.Errno) {
+	f.mu.Lock()
+	c := f.clientLocked(id)
+	if len(c.reap) == 0 {
+		gone := f.gone
+		f.mu.Unlock()
+		if gone {
+			return 0, syscall.ENODEV
+		}
+		return 0, syscall.EAGAIN
+	}
+	u := c.reap[0]
+	c.reap = c.reap[1:]
+	f.urbMem -= u.bufLen
+	f.updateReadyLocked()
+	f.mu.Unlock()
+	return 0, writeBack(u, io)
+}
+
+// writeBack puts a reaped URB's status, length and IN data into the client's memory and
+// hands the client its URB.
+func writeBack(u *urb, io Ioctl) syscall.Errno {
+	defer func() {
+		u.mem.Release()
+		if u.buf != nil {
+			u.buf.Release()
+		}
+	}()
+	in := u.ep&regmap.USBDirIn != 0 || u.typ == urbTypeControl && u.setup.in()
+	if in && u.actual > 0 {
+		if u.typ == urbTypeControl {
+			copy(u.buf.Bytes()[setupPacketSize:], u.data[:u.actual])
+		} else {
+			buf, err := u.mem.Resolve(urbOffBuffer, u.actual)
+			if err != nil || buf == nil {
+				return syscall.EFAULT
+			}
+			copy(buf.Bytes(), u.data[:u.actual])
+		}
+	}
+	b := u.mem.Bytes()
+	le.PutUint32(b[urbOffStatus:], uint32(u.status))
+	le.PutUint32(b[urbOffActual:], uint32(u.actual))
+	le.PutUint32(b[urbOffErrCount:], 0)
+	p, err := io.Arg().Resolve(0, 8)
+	if err != nil || p == nil {
+		return syscall.EFAULT
+	}
+	p.SetPtr(0, u.mem)
+	return 0
+}
+
+// --- a host in this process ---
+
+// Control runs a control request from a host in this process, as libusb would through
+// usbdevfs: data goes out, or is filled in for an IN request (rType has regmap.USBDirIn); it
+// returns the bytes moved. A refused request is ErrStall.
+func (f *FTDI) Control(rType, req uint8, value, index uint16, data []byte) (int, error) {
+	if f.isGone() {
+		return 0, ErrGone
+	}
+	s := setup{typ: rType, req: req, value: value, index: index, length: uint16(len(data))}
+	var out []byte
+	if !s.in() {
+		out = data
+	}
+	resp, err := f.control(s, out)
+	if err != nil {
+		return 0, fmt.Errorf("%w: %w", err, ErrStall)
+	}
+	if s.in() {
+		return copy(data, resp), nil
+	}
+	return len(data), nil
+}
+
+// BulkOut writes p to a bulk OUT endpoint from a host in this process, and returns once the
+// chip took all of it (or ctx ended: then with the bytes it took).
+func (f *FTDI) BulkOut(ctx context.Context, ep uint8, p []byte) (int, error) {
+	return f.bulk(ctx, ep, false, append([]byte(nil), p...))
+}
+
+// BulkIn runs one bulk IN transfer of len(p) bytes from a host in this process and returns
+// how many came: the raw packets, status bytes included.
+func (f *FTDI) BulkIn(ctx context.Context, ep uint8, p []byte) (int, error) {
+	buf := make([]byte, len(p))
+	n, err := f.bulk(ctx, ep, true, buf)
+	copy(p, buf[:n])
+	return n, err
+}
+
+func (f *FTDI) bulk(ctx context.Context, ep uint8, in bool, buf []byte) (int, error) {
+	done := make(chan struct{})
+	x := &ftdiXfer{in: in, data: buf, onDone: func(*ftdiXfer) { close(done) }}
+	f.mu.Lock()
+	ch, isIn, ok := f.channelOf(ep)
+	switch {
+	case f.gone:
+		f.mu.Unlock()
+		return 0, ErrGone
+	case !ok || isIn != in:
+		f.mu.Unlock()
+		return 0, fmt.Errorf("usbdev: no bulk %s endpoint %#02x: %w", map[bool]string{true: "IN", false: "OUT"}[in], ep, ErrStall)
+	}
+	if in {
+		f.stats.InURBs++
+		ch.inq = append(ch.inq, x)
+	} else {
+		f.stats.OutURBs++
+		ch.outq = append(ch.outq, x)
+	}
+	ch.pump()
+	f.mu.Unlock()
+	select {
+	case <-done:
+	case <-ctx.Done():
+		f.mu.Lock()
+		f.dequeue(x)
+		f.complete(x, syscall.ENOENT)
+		f.mu.Unlock()
+		<-done
+	}
+	f.mu.Lock()
+	n, errno := x.n, x.errno
+	f.mu.Unlock()
+	switch errno {
+	case 0:
+		return n, nil
+	case syscall.ENOENT:
+		return n, ctx.Err()
+	case syscall.ESHUTDOWN:
+		return n, ErrGone
+	}
+	return n, fmt.Errorf("usbdev: bulk transfer on %#02x: %w", ep, errno)
+}
