@@ -167,7 +167,7 @@ func (r *fakeReady) Gone() {
 // host is a client of the function, doing what libusb does.
 type host struct {
 	t     *testing.T
-	f     *Function
+	f     USBDevice
 	id    ClientID
 	sp    *space
 	ready *fakeReady
@@ -175,7 +175,7 @@ type host struct {
 	urbs  map[uint64][]byte // submitted URBs: address → struct
 }
 
-func newHost(t *testing.T, f *Function, id ClientID, ready *fakeReady) *host {
+func newHost(t *testing.T, f USBDevice, id ClientID, ready *fakeReady) *host {
 	h := &host{t: t, f: f, id: id, sp: newSpace(), ready: ready, holds: &int32counter{}, urbs: map[uint64][]byte{}}
 	f.Connect(id)
 	return h
