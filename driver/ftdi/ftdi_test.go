@@ -254,7 +254,9 @@ func TestOpenArgs(t *testing.T) {
 }
 
 func TestStripStatus(t *testing.T) {
-	pk := func(data ...byte) []byte { return append([]byte{regmap.FTDIModemStatus, regmap.FTDILineStatus}, data...) }
+	pk := func(data ...byte) []byte {
+		return append([]byte{regmap.FTDIModemStatus, regmap.FTDILineStatus}, data...)
+	}
 	full := pk(bytes.Repeat([]byte{7}, 8-2)...)
 	for _, tc := range []struct {
 		name string

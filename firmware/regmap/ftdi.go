@@ -252,7 +252,7 @@ func ftdiInterface(n uint32) Descriptor {
 	return Descriptor{Name: fmt.Sprintf("FT2232H interface %d", n), Speeds: hsOnly, Fields: []DescField{
 		same("bLength", 1, 9, "9"),
 		same("bDescriptorType", 1, USBDescInterface, "INTERFACE"),
-		same("bInterfaceNumber", 1, n, "channel " + string(rune('A'+n))),
+		same("bInterfaceNumber", 1, n, "channel "+string(rune('A'+n))),
 		same("bAlternateSetting", 1, 0, ""),
 		same("bNumEndpoints", 1, 2, ""),
 		same("bInterfaceClass", 1, 0xFF, "vendor-specific"),
