@@ -266,10 +266,13 @@ func (d *Dev) writeEnable(what string, off int) error {
 }
 
 // wait polls the status register until WIP clears or timeout passes. The first polls go
-// back to back (a program takes microseconds); then it rests a little between them.
+// back to back (a program takes microseconds); then it rests a little between them. Only a
+// poll begun after the deadline that still sees WIP times out: a host that was slow to poll
+// (a loaded machine, a USB hiccup) does not fail a part that finished meanwhile.
 func (d *Dev) wait(what string, off int, timeout time.Duration) error {
 	deadline := time.Now().Add(timeout)
 	for i := 0; ; i++ {
+		late := time.Now().After(deadline)
 		s, err := d.Status()
 		if err != nil {
 			return err
@@ -277,7 +280,7 @@ func (d *Dev) wait(what string, off int, timeout time.Duration) error {
 		if s&regmap.SPINorStatusWIP == 0 {
 			return nil
 		}
-		if time.Now().After(deadline) {
+		if late {
 			return fmt.Errorf("spinor: %s at %d: WIP still set after %v: %w", what, off, timeout, ErrTimeout)
 		}
 		if i >= 32 {

@@ -190,6 +190,35 @@ func (s *stuck) Tx(w, r []byte) error {
 	return nil
 }
 
+// slowHost is a flash that finishes a program at once, polled by a host that was slow: its
+// first status poll after the program starts before the deadline and ends after it, seeing
+// WIP.
+type slowHost struct {
+	stuck
+	sleep time.Duration
+}
+
+func (s *slowHost) Tx(w, r []byte) error {
+	if w[0] == 0x05 && len(r) == 2 {
+		s.polls++
+		r[1] = 0x02 // WEL after WREN; WIP clear after the program...
+		if s.polls == 2 {
+			time.Sleep(s.sleep) // ...but the first poll after it is slow and sees it set
+			r[1] = 0x01
+		}
+		return nil
+	}
+	return s.stuck.Tx(w, r)
+}
+
+func TestSlowPollDoesNotTimeOut(t *testing.T) {
+	s := &slowHost{sleep: 20 * time.Millisecond}
+	d, err := New(s, &Opts{ProgramTimeout: 5 * time.Millisecond})
+	require.NoError(t, err)
+	require.NoError(t, d.Program(0, []byte{1, 2, 3}), "a poll begun after the deadline sees WIP clear")
+	require.Equal(t, 3, s.polls)
+}
+
 func TestWIPNeverClears(t *testing.T) {
 	s := &stuck{}
 	d, err := New(s, &Opts{EraseTimeout: 5 * time.Millisecond})
