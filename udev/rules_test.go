@@ -21,6 +21,8 @@ func TestRulesMatchTheBoards(t *testing.T) {
 	defer f.Close()
 	usbVid, usbPid := fmt.Sprintf("%04x", regmap.USBVendorID), fmt.Sprintf("%04x", regmap.USBProductID)
 	pciVid, pciDev := fmt.Sprintf("0x%04x", regmap.PCIVendorID), fmt.Sprintf("0x%04x", regmap.PCIDeviceID)
+	ftdiVid, ftdiPid := fmt.Sprintf("%04x", regmap.FTDIVendorID), fmt.Sprintf("%04x", regmap.FTDIProductID)
+	ftdi := false
 	subsystems := map[string]bool{}
 	sc := bufio.NewScanner(f)
 	for sc.Scan() {
@@ -50,6 +52,14 @@ func TestRulesMatchTheBoards(t *testing.T) {
 		subsystems[sub] = true
 		switch sub {
 		case "usb":
+			if keys["ATTR{idVendor}=="] == ftdiVid {
+				// A board's recovery port: the FT2232H, and only the boards' (the EEPROM's
+				// manufacturer), not any FTDI adapter.
+				require.Equal(t, ftdiPid, keys["ATTR{idProduct}=="], line)
+				require.Equal(t, regmap.FTDIManufacturer, keys["ATTR{manufacturer}=="], line)
+				ftdi = true
+				break
+			}
 			require.Equal(t, usbVid, keys["ATTR{idVendor}=="], line)
 			require.Equal(t, usbPid, keys["ATTR{idProduct}=="], line)
 		case "pci":
@@ -67,4 +77,5 @@ func TestRulesMatchTheBoards(t *testing.T) {
 	}
 	require.NoError(t, sc.Err())
 	require.Equal(t, map[string]bool{"usb": true, "pci": true, "uio": true, "vfio-dev": true}, subsystems)
+	require.True(t, ftdi, "the recovery port's rule")
 }

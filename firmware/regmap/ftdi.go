@@ -117,8 +117,8 @@ type MPSSEOp struct {
 // MPSSEOps is the subset of MPSSE this project uses; every other opcode is answered with
 // MPSSEBadCommand by the emulator.
 var MPSSEOps = []MPSSEOp{
-	{MPSSEWriteBytes, "WRITE_BYTES", 2, true, true, 0, "clock length+1 bytes out on the falling edge, MSB first (SPI write)"},
-	{MPSSEReadBytes, "READ_BYTES", 2, true, false, 1, "clock length+1 bytes in on the rising edge, MSB first (MOSI holds its level)"},
+	{MPSSEWriteBytes, "WRITE_BYTES", 2, true, true, 0, "clock the bytes out on the falling edge, MSB first (SPI write)"},
+	{MPSSEReadBytes, "READ_BYTES", 2, true, false, 1, "clock length bytes in on the rising edge, MSB first (MOSI holds its level)"},
 	{MPSSEXferBytes, "XFER_BYTES", 2, true, true, 1, "both at once: out on the falling edge, in on the rising one (SPI full duplex)"},
 	{MPSSESetLow, "SET_LOW", 2, false, false, 0, "set ADBUS7..0: value, then direction (1 = output)"},
 	{MPSSEGetLow, "GET_LOW", 0, false, false, 1, "read ADBUS7..0"},

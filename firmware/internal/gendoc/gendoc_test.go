@@ -75,7 +75,8 @@ func TestCHeaderCompiles(t *testing.T) {
 
 func TestUdevRulesUseTheIDs(t *testing.T) {
 	r := UdevRules()
-	for _, want := range []string{`ATTR{idVendor}=="1209"`, `ATTR{idProduct}=="0001"`, `ATTRS{vendor}=="0x10ee"`, `ATTRS{device}=="0x4c52"`, `GROUP="lrchip"`, `DRIVER=="vfio-pci"`, `chgrp lrchip /dev/vfio/$$g`} {
+	for _, want := range []string{`ATTR{idVendor}=="1209"`, `ATTR{idProduct}=="0001"`, `ATTRS{vendor}=="0x10ee"`, `ATTRS{device}=="0x4c52"`, `GROUP="lrchip"`, `DRIVER=="vfio-pci"`, `chgrp lrchip /dev/vfio/$$g`,
+		`ATTR{idVendor}=="0403", ATTR{idProduct}=="6010", ATTR{manufacturer}=="lrchip"`} {
 		require.Contains(t, r, want)
 	}
 	require.Equal(t, uint16(0x1209), regmap.USBVendorID)
