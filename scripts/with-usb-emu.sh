@@ -5,6 +5,8 @@
 # on a umockdev testbed), runs CMD with the testbed's environment (UMOCKDEV_DIR and
 # LD_PRELOAD=libumockdev-preload.so.0), so that `lrctl list` shows the board and
 # `--device usb:1209:0001` opens it, stops the board and exits with CMD's status.
+# LRCHIP_EMU_FLAGS adds flags to `lrctl emu serve --usb` (--ftdi: the board's FT2232H too, for
+# lrctl fw recover --ftdi usb:0403:6010).
 # Needs the Debian packages libusb-1.0-0-dev, libumockdev-dev, umockdev and pkg-config.
 set -euo pipefail
 if [ $# -lt 1 ]; then
@@ -26,7 +28,8 @@ trap cleanup EXIT
 mkdir -p "$work/bin"
 (cd "$root" && go build -tags gousb -o "$work/bin/lrctl" ./cmd/lrctl)
 export PATH="$work/bin:$PATH"
-lrctl emu serve --usb --env "$work/env" >"$work/serve.log" 2>&1 &
+read -r -a extra <<<"${LRCHIP_EMU_FLAGS:-}"
+lrctl emu serve --usb "${extra[@]}" --env "$work/env" >"$work/serve.log" 2>&1 &
 server=$!
 # The server writes the environment file once the board is plugged in.
 for _ in $(seq 1 300); do

@@ -28,9 +28,9 @@ func newEmuCmd() *cobra.Command {
 func newEmuServeCmd() *cobra.Command {
 	var socket, size, vfioUser, speed, envFile string
 	var serial uint64
-	var usb bool
+	var usb, ftdi bool
 	cmd := &cobra.Command{
-		Use:   "serve [--socket PATH | --vfio-user PATH | --usb [--speed high|super] [--env FILE]] [--size CORESxNEURONS] [--serial N]",
+		Use:   "serve [--socket PATH | --vfio-user PATH | --usb [--speed high|super] [--env FILE] [--ftdi]] [--size CORESxNEURONS] [--serial N]",
 		Short: "Serve an emulated board on a Unix socket until interrupted",
 		Long: `Runs the emulated board as its own process, the stand-in for a board in another address
 space: hosts attach with the device URI emu:unix:PATH and talk to it through shared memory (its
@@ -46,7 +46,8 @@ same driver code as a PCIe board on VFIO (docs/regmap.md §10).
 With --usb it serves the board as an emulated USB board instead (lab build only): the board's
 USB function (docs/regmap.md §11) on a umockdev testbed, which processes see when they run with
 the environment it prints (UMOCKDEV_DIR, and LD_PRELOAD=libumockdev-preload.so.0) and open through
-libusb as usb:1209:0001:SERIAL. scripts/with-usb-emu.sh does all of it.`,
+libusb as usb:1209:0001:SERIAL. scripts/with-usb-emu.sh does all of it. With --ftdi the board's
+FT2232H is there too, in front of its flash (lrctl fw recover, docs/regmap.md §13).`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			var opts board.Opts
@@ -58,8 +59,11 @@ libusb as usb:1209:0001:SERIAL. scripts/with-usb-emu.sh does all of it.`,
 				opts.Size = s
 			}
 			opts.Serial = serial
+			if ftdi && !usb {
+				return fmt.Errorf("emu serve: --ftdi goes with --usb")
+			}
 			if usb {
-				return serveUSB(ctxOf(cmd), cmd.OutOrStdout(), opts, speed, envFile)
+				return serveUSB(ctxOf(cmd), cmd.OutOrStdout(), opts, speed, envFile, ftdi)
 			}
 			b, err := board.New(opts)
 			if err != nil {
@@ -88,6 +92,7 @@ libusb as usb:1209:0001:SERIAL. scripts/with-usb-emu.sh does all of it.`,
 	cmd.Flags().BoolVar(&usb, "usb", false, "serve an emulated USB board on a umockdev testbed (lab build)")
 	cmd.Flags().StringVar(&speed, "speed", "super", "with --usb: the USB speed, high or super")
 	cmd.Flags().StringVar(&envFile, "env", "", "with --usb: write the clients' environment to this file (shell exports) once the board is plugged in")
+	cmd.Flags().BoolVar(&ftdi, "ftdi", false, "with --usb: plug the board's FT2232H too (its recovery port, lrctl fw recover)")
 	cmd.MarkFlagsMutuallyExclusive("socket", "vfio-user", "usb")
 	cmd.Flags().StringVar(&size, "size", "", "chip size CORESxNEURONS (default 8x1024, the prototype)")
 	cmd.Flags().Uint64Var(&serial, "serial", 0, "serial number (default 1)")

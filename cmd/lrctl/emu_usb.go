@@ -13,8 +13,9 @@ import (
 	"github.com/lrchip/lrchip/firmware/regmap"
 )
 
-// serveUSB serves an emulated USB board (lrctl emu serve --usb) until ctx ends.
-func serveUSB(ctx context.Context, w io.Writer, opts board.Opts, speed, envFile string) error {
+// serveUSB serves an emulated USB board (lrctl emu serve --usb), with its FT2232H if ftdi,
+// until ctx ends.
+func serveUSB(ctx context.Context, w io.Writer, opts board.Opts, speed, envFile string, ftdi bool) error {
 	var sp regmap.USBSpeed
 	switch speed {
 	case "super":
@@ -30,6 +31,11 @@ func serveUSB(ctx context.Context, w io.Writer, opts board.Opts, speed, envFile 
 	}
 	defer tb.Close()
 	opts.Kind = regmap.BoardUSB
+	if ftdi {
+		if opts.Flash, err = recoveryFlash(); err != nil {
+			return err
+		}
+	}
 	b, err := board.New(opts)
 	if err != nil {
 		return err
@@ -45,6 +51,16 @@ func serveUSB(ctx context.Context, w io.Writer, opts board.Opts, speed, envFile 
 	}
 	env := tb.Env("")
 	fmt.Fprintf(w, "serving %s as usb:%04x:%04x:%s (%s, %s)\n", b, regmap.USBVendorID, regmap.USBProductID, f.Serial(), f.DevNode(), sp)
+	if ftdi {
+		chip, err := plugFTDI(w, tb, b, b.Identity().Serial)
+		if err != nil {
+			return err
+		}
+		defer func() {
+			tb.Remove(chip)
+			chip.Close()
+		}()
+	}
 	fmt.Fprintf(w, "clients run with: env %s COMMAND\n", strings.Join(env, " "))
 	if envFile != "" {
 		var s strings.Builder

@@ -22,10 +22,10 @@ import (
 func newFwCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "fw",
-		Short: "Firmware bundles: make keys, build, sign, verify, inspect; a board's slots: status, flash, boot, rollback",
+		Short: "Firmware bundles: make keys, build, sign, verify, inspect; a board's slots: status, flash, boot, rollback, recover",
 	}
 	cmd.AddCommand(newFwKeygenCmd(), newFwBuildCmd(), newFwSignCmd(), newFwVerifyCmd(), newFwInspectCmd(),
-		newFwStatusCmd(), newFwFlashCmd(), newFwBootCmd(), newFwRollbackCmd())
+		newFwStatusCmd(), newFwFlashCmd(), newFwBootCmd(), newFwRollbackCmd(), newFwRecoverCmd())
 	return cmd
 }
 

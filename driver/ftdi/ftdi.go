@@ -189,11 +189,7 @@ func newAdapter(ctx context.Context, p usbPort, id Identity, uri string, o Opts)
 
 // String names the adapter.
 func (a *Adapter) String() string {
-	s := fmt.Sprintf("FTDI %s (%s", a.uri, a.id.Product)
-	if a.id.Board != 0 {
-		s += ", " + a.id.Board.String()
-	}
-	return s + ")"
+	return fmt.Sprintf("FTDI %s (%q, serial %s)", a.uri, a.id.Product, a.id.Serial)
 }
 
 // Identity returns what the chip says of itself.

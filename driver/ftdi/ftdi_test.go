@@ -34,7 +34,7 @@ func TestOpenSetsUpMPSSE(t *testing.T) {
 	assert.True(t, ok)
 	assert.Equal(t, regmap.BoardEmulator, kind)
 	assert.Equal(t, regmap.EmulatorSlotSize, size)
-	assert.Contains(t, r.a.String(), "emulator")
+	assert.Contains(t, r.a.String(), `"lrchip emulator", serial LR000001`)
 }
 
 func TestOptions(t *testing.T) {
