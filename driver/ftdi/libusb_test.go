@@ -183,3 +183,52 @@ func TestLibusbRecover(t *testing.T) {
 	assert.Equal(t, flash.A, fp.Booted.Slot)
 	assert.Equal(t, v, fp.Booted.Header.Version)
 }
+
+// BenchmarkFlashRead reads 256 KiB of the flash through the SPI NOR driver on the adapter,
+// through libusb and umockdev (every transfer a few ioctls to the emulated chip), and, as the
+// baseline measured in the same run, through the in-process port to the same emulated chip;
+// it reports both rates and the median ratio.
+func BenchmarkFlashRead(b *testing.B) {
+	const n = 256 << 10
+	chip, uri := plugFTDI(b, nil, usbdev.FTDIOpts{})
+	ctx := context.Background()
+	la, err := Open(ctx, uri, nil)
+	require.NoError(b, err)
+	defer la.Close()
+	r := newRig(b, chip.Flash(), usbdev.FTDIOpts{Serial: "INPROC"}, nil)
+	norOf := func(a *Adapter) *spinor.Dev {
+		require.NoError(b, a.HoldReset(true))
+		c, err := a.Connect(0, spi.Mode0, 8)
+		require.NoError(b, err)
+		nor, err := spinor.New(c, nil)
+		require.NoError(b, err)
+		return nor
+	}
+	lib, base := norOf(la), norOf(r.a)
+	buf := make([]byte, n)
+	var libT, baseT []time.Duration
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		t0 := time.Now()
+		require.NoError(b, lib.Read(0, buf))
+		t1 := time.Now()
+		require.NoError(b, base.Read(0, buf))
+		libT, baseT = append(libT, t1.Sub(t0)), append(baseT, time.Since(t1))
+	}
+	b.StopTimer()
+	med := func(d []time.Duration) time.Duration {
+		s := append([]time.Duration(nil), d...)
+		for i := range s {
+			for j := i + 1; j < len(s); j++ {
+				if s[j] < s[i] {
+					s[i], s[j] = s[j], s[i]
+				}
+			}
+		}
+		return s[len(s)/2]
+	}
+	ml, mb := med(libT), med(baseT)
+	b.ReportMetric(float64(n)/ml.Seconds()/(1<<20), "MiB/s-libusb")
+	b.ReportMetric(float64(n)/mb.Seconds()/(1<<20), "MiB/s-inproc")
+	b.ReportMetric(float64(ml)/float64(mb), "libusb/inproc")
+}

@@ -13,6 +13,9 @@
 //
 // Everything a host sends is checked: a malformed URB is refused with the errno the kernel
 // gives, a malformed frame stalls bulk OUT, a malformed request stalls endpoint 0.
+//
+// FTDI (ftdi.go) is the board's other USB device, its recovery port (§13): an FT2232H whose
+// MPSSE engine reaches the board's flash and its FPGA's reset and done pins.
 package usbdev
 
 import (
