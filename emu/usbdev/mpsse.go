@@ -13,7 +13,6 @@ import (
 // ftdiXfer is a bulk transfer on a channel's endpoint: an URB a client submitted, or one of
 // a host in this process (BulkIn, BulkOut).
 type ftdiXfer struct {
-	in     bool
 	data   []byte // OUT: the bytes; IN: the buffer
 	n      int    // OUT: bytes the chip took; IN: bytes filled
 	errno  syscall.Errno
