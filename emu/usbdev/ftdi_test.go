@@ -421,3 +421,67 @@ func FuzzMPSSE(f *testing.F) {
 		require.Less(t, len(c.rx), 3, "% x", c.rx)
 	})
 }
+
+// FuzzFTDIRequests sends arbitrary control requests: the chip answers or stalls, never
+// panics, never answers more than wLength, and keeps its settings in range.
+func FuzzFTDIRequests(f *testing.F) {
+	f.Add(uint8(regmap.USBVendorOut), uint8(regmap.FTDIReqSetLatency), uint16(0), uint16(1), []byte{}, uint16(0))
+	f.Add(uint8(regmap.USBVendorIn), uint8(regmap.FTDIReqGetLatency), uint16(0), uint16(1), []byte{}, uint16(1))
+	f.Add(uint8(0x80), uint8(regmap.USBReqGetDescriptor), uint16(regmap.USBDescString<<8|2), uint16(regmap.USBLangID), []byte{}, uint16(255))
+	f.Add(uint8(regmap.USBVendorOut), uint8(regmap.FTDIReqSetBitmode), uint16(0x0200), uint16(2), []byte{}, uint16(0))
+	b, err := board.New(board.Opts{})
+	require.NoError(f, err)
+	defer b.Close()
+	f.Fuzz(func(t *testing.T, rt, req uint8, value, index uint16, data []byte, length uint16) {
+		chip, err := NewFTDI(b.Flash(), FTDIOpts{})
+		require.NoError(t, err)
+		defer chip.Close()
+		buf := data
+		if rt&regmap.USBDirIn != 0 {
+			buf = make([]byte, length)
+		}
+		n, err := chip.Control(rt, req, value, index, buf)
+		if err != nil {
+			require.ErrorIs(t, err, ErrStall)
+			return
+		}
+		require.LessOrEqual(t, n, len(buf))
+		st := chip.MPSSE()
+		require.True(t, st.Latency >= time.Millisecond && st.Latency <= 255*time.Millisecond, "%v", st.Latency)
+		require.True(t, st.Bitmode == regmap.FTDIBitmodeReset || st.Bitmode == regmap.FTDIBitmodeMPSSE)
+	})
+}
+
+// FuzzFTDIURBs submits arbitrary URBs through usbdevfs: each is refused with an errno or
+// completes to be reaped (the IN ones by the latency timer at the latest), and nothing is left
+// behind once the client goes.
+func FuzzFTDIURBs(f *testing.F) {
+	f.Add(byte(urbTypeBulk), byte(regmap.FTDIEndpointAOut), uint32(0), []byte{0xAA, 0x87})
+	f.Add(byte(urbTypeBulk), byte(regmap.FTDIEndpointAIn), uint32(0), make([]byte, 512))
+	f.Add(byte(urbTypeControl), byte(0), uint32(0), []byte{0xc0, 0x0a, 0, 0, 1, 0, 1, 0, 0})
+	f.Add(byte(urbTypeISO), byte(0x81), uint32(0), []byte{})
+	f.Add(byte(urbTypeControl), byte(0), uint32(0), []byte{0x80, 6, 0, 1, 0, 0, 0xff, 0xff})
+	b, err := board.New(board.Opts{})
+	require.NoError(f, err)
+	defer b.Close()
+	f.Fuzz(func(t *testing.T, typ, ep byte, flags uint32, buf []byte) {
+		if len(buf) > 1<<16 {
+			return
+		}
+		ready := newFakeReady()
+		chip, err := NewFTDI(b.Flash(), FTDIOpts{NoKernelDriver: true, Ready: ready})
+		require.NoError(t, err)
+		defer chip.Close()
+		h := newHost(t, chip, 1, ready)
+		_, r := h.submit(typ, ep, flags, buf)
+		if r.errno == 0 {
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			rp := h.reap(ctx)
+			require.LessOrEqual(t, rp.actual, len(buf))
+		}
+		h.f.Disconnect(h.id)
+		require.Zero(t, chip.Outstanding())
+		require.Zero(t, h.holds.get(), "every URB's memory let go")
+	})
+}
