@@ -33,7 +33,10 @@ func recoveryFlash() (*board.Flash, error) {
 	return fl, flash.WriteGolden(s, board.DefaultFirmware, []byte("lrchip emulated USB board, golden firmware "+board.DefaultFirmware.String()))
 }
 
-// plugFTDI plugs the board's FT2232H into the testbed, in front of the board's flash.
+// plugFTDI plugs the board's FT2232H into the testbed, in front of the board's flash. The
+// emulated board runs on while a host holds its FPGA in reset through the chip (a real one
+// would be down): its own flash commands must wait until lrctl fw recover is done, and it
+// boots what was written at its next reboot (lrctl fw status shows it as the next boot).
 func plugFTDI(w io.Writer, tb *usbdev.Testbed, b *board.Board, serial uint64) (*usbdev.FTDI, error) {
 	chip, err := usbdev.NewFTDI(b.Flash(), usbdev.FTDIOpts{Board: regmap.BoardUSB, Serial: fmt.Sprintf("LR%06d", serial)})
 	if err != nil {
