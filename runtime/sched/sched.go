@@ -52,6 +52,12 @@ type Opts struct {
 	Batch int
 	// Input gives the spikes to inject. Default: none.
 	Input Source
+	// Begin, when set, is called by the chip stage before it starts window w (before it
+	// waits for a slot and asks Input for the window's steps). It may block until there is
+	// input for the window, honouring ctx, and may prepare the chip (hostlib waits for a
+	// request there and resets the network's state between requests). An error stops the
+	// run; an error after ctx is done ends it as a cancellation does. Default: none.
+	Begin func(ctx context.Context, w int) error
 	// OnResult receives every window's result, in window order, from the GPU stage's
 	// goroutine; an error from it stops the run. Default: results are only counted.
 	OnResult func(Result) error
@@ -369,6 +375,14 @@ func (p *Pipeline) produce(ctx, stop context.Context, prod *ring.Producer, slots
 	in := make([][]chip.Spike, p.opts.Window)
 	le := binary.LittleEndian
 	for w := 0; windows == 0 || w < windows; w++ {
+		if p.opts.Begin != nil {
+			if err := p.opts.Begin(ctx, w); err != nil {
+				if ctx.Err() != nil {
+					return nil
+				}
+				return fmt.Errorf("sched: chip stage: window %d: %w", w, err)
+			}
+		}
 		t0 := time.Now()
 		select {
 		case slots <- struct{}{}:
