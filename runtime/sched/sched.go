@@ -92,6 +92,7 @@ type Result struct {
 	Window int     // 0-based
 	Argmax int     // the first largest score
 	Scores []int64 // the layer's M scores (a copy the callee may keep)
+	Counts []int32 // the window's N spike counts, the readout's input (a copy the callee may keep)
 	// Latency is the time from the window's first step to its delivery.
 	Latency time.Duration
 }
@@ -520,7 +521,9 @@ func (p *Pipeline) consume(stop context.Context, cons *ring.Consumer, slots chan
 			var arg int
 			arg, scores = gpu.Output(p.mem[w.off+p.out:], p.m, scores)
 			now := time.Since(epoch)
-			res := Result{Window: w.index, Argmax: arg, Scores: append([]int64(nil), scores...), Latency: now - w.start}
+			counts := unsafe.Slice((*int32)(unsafe.Pointer(&p.mem[w.off+RecordCounts])), p.n)
+			res := Result{Window: w.index, Argmax: arg, Scores: append([]int64(nil), scores...),
+				Counts: append([]int32(nil), counts...), Latency: now - w.start}
 			if p.opts.OnResult != nil {
 				if err := p.opts.OnResult(res); err != nil {
 					return fmt.Errorf("sched: result of window %d: %w", w.index, err)

@@ -142,7 +142,11 @@ func direct(t testing.TB, windows, steps int) []Result {
 				best = m
 			}
 		}
-		out = append(out, Result{Window: w, Argmax: best, Scores: scores})
+		c32 := make([]int32, nOut)
+		for n, c := range counts {
+			c32[n] = int32(c)
+		}
+		out = append(out, Result{Window: w, Argmax: best, Scores: scores, Counts: c32})
 	}
 	return out
 }
