@@ -365,7 +365,11 @@ func (m *Model) Submit(ctx context.Context, in Input) (*Pending, error) {
 	}
 	m.submitted.Add(1)
 	if ctx.Done() != nil {
-		c.stopWatch = context.AfterFunc(ctx, func() { c.finish(fmt.Errorf("hostlib: request: %w", context.Cause(ctx))) })
+		stop := context.AfterFunc(ctx, func() { c.finish(fmt.Errorf("hostlib: request: %w", context.Cause(ctx))) })
+		c.stopWatch.Store(&stop)
+		if c.finished() {
+			stop() // finished before the watch was set: do not keep it
+		}
 	}
 	return &Pending{c: c}, nil
 }
@@ -422,7 +426,7 @@ type call struct {
 	state     atomic.Bool // done
 	done      chan struct{}
 	err       error
-	stopWatch func() bool
+	stopWatch atomic.Pointer[func() bool]
 }
 
 func (c *call) finished() bool { return c.state.Load() }
@@ -444,8 +448,8 @@ func (c *call) finish(err error) bool {
 		m.latMu.Unlock()
 	}
 	close(c.done)
-	if c.stopWatch != nil {
-		c.stopWatch()
+	if stop := c.stopWatch.Load(); stop != nil {
+		(*stop)()
 	}
 	return true
 }

@@ -46,14 +46,14 @@ func (q *queue) push(ctx context.Context, c *call) error {
 	}
 	q.mu.Lock()
 	switch {
-	case q.dead:
-		q.mu.Unlock()
-		<-q.slots
-		return q.deadErr
 	case q.closed:
 		q.mu.Unlock()
 		<-q.slots
 		return ErrClosed
+	case q.dead:
+		q.mu.Unlock()
+		<-q.slots
+		return q.deadErr
 	}
 	c.slot = true
 	q.items = append(q.items, c)

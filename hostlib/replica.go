@@ -191,9 +191,9 @@ func (rp *replica) run() {
 			}
 		}
 	}
-	leftErr := fmt.Errorf("%w: model %q: every replica has stopped", ErrNoReplica, m.info.Name)
-	if err != nil && !errors.Is(cause, errDrained) && !errors.Is(cause, errAborted) {
-		leftErr = fmt.Errorf("%w: model %q: the last replica failed: %w", ErrNoReplica, m.info.Name, err)
+	leftErr := fmt.Errorf("%w: model %q: the last replica failed: %w", ErrNoReplica, m.info.Name, err)
+	if errors.Is(cause, errDrained) || errors.Is(cause, errAborted) || err == nil {
+		leftErr = fmt.Errorf("%w: model %q", ErrClosed, m.info.Name)
 	}
 	for _, c := range m.q.leave(leftErr) {
 		c.finish(leftErr)
