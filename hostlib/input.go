@@ -170,4 +170,3 @@ func (m *Model) Check(in Input) (windows int, err error) {
 	}
 	return r.windows, nil
 }
-

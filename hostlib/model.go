@@ -453,4 +453,3 @@ func (c *call) finish(err error) bool {
 	}
 	return true
 }
-
