@@ -21,3 +21,6 @@ var (
 	// before and refuses what comes after).
 	ErrClosed = errors.New("hostlib: closed")
 )
+
+// Version is hostlib's version (lrchip_version in the C ABI).
+const Version = "0.1.0"
