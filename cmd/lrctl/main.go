@@ -53,5 +53,6 @@ func newRoot() *cobra.Command {
 	root.AddCommand(newPipelineCmd())
 	root.AddCommand(newImageCmd())
 	root.AddCommand(newRunCmd())
+	root.AddCommand(newServeCmd())
 	return root
 }
