@@ -11,7 +11,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/lrchip/lrchip/hostlib"
-	"github.com/lrchip/lrchip/hostlib/serve"
+	hlserve "github.com/lrchip/lrchip/hostlib/serve"
 )
 
 func newServeCmd() *cobra.Command {
@@ -41,13 +41,13 @@ Interrupting drains: requests already taken are answered.`,
 			}
 			var specs []hostlib.Spec
 			for _, m := range models {
-				s, err := serve.ParseModel(m)
+				s, err := hlserve.ParseModel(m)
 				if err != nil {
 					return fmt.Errorf("serve: %w", err)
 				}
 				specs = append(specs, s)
 			}
-			host, err := hostlib.Open(ctx, hostlib.Opts{Devices: serve.Devices(ctx, devices, specs), Log: cmd.ErrOrStderr()})
+			host, err := hostlib.Open(ctx, hostlib.Opts{Devices: hlserve.Devices(ctx, devices, specs), Log: cmd.ErrOrStderr()})
 			if err != nil {
 				return fmt.Errorf("serve: %w", err)
 			}
@@ -65,7 +65,7 @@ Interrupting drains: requests already taken are answered.`,
 			if err != nil {
 				return fmt.Errorf("serve: %w", err)
 			}
-			srv := &http.Server{Handler: serve.New(host, serve.Opts{Timeout: timeout, MaxBody: maxBody}), ReadHeaderTimeout: 10 * time.Second}
+			srv := &http.Server{Handler: hlserve.New(host, hlserve.Opts{Timeout: timeout, MaxBody: maxBody}), ReadHeaderTimeout: 10 * time.Second}
 			fmt.Fprintf(cmd.OutOrStdout(), "serving on http://%s (Open Inference Protocol v2; metrics at /metrics)\n", ln.Addr())
 			done := make(chan error, 1)
 			go func() { done <- srv.Serve(ln) }()
@@ -83,7 +83,7 @@ Interrupting drains: requests already taken are answered.`,
 	f.StringVar(&listen, "listen", "127.0.0.1:8000", "address to listen on")
 	f.StringArrayVar(&models, "model", nil, "NAME=PATH[,readout=FILE][,option=value...]: a model to serve (repeatable)")
 	f.StringArrayVar(&devices, "device", nil, "device URI (repeatable); default: every board found, else one emu: per model")
-	f.DurationVar(&timeout, "timeout", serve.DefaultTimeout, "bound on one inference request")
-	f.Int64Var(&maxBody, "max-body", serve.DefaultMaxBody, "largest request body in bytes")
+	f.DurationVar(&timeout, "timeout", hlserve.DefaultTimeout, "bound on one inference request")
+	f.Int64Var(&maxBody, "max-body", hlserve.DefaultMaxBody, "largest request body in bytes")
 	return cmd
 }

@@ -349,4 +349,3 @@ func le64(v []int64) []byte {
 	}
 	return b
 }
-
