@@ -9,8 +9,7 @@
 #   apt-get install gcc pkg-config curl python3-venv python3-numpy python3-pytest
 # Options (environment): LRCHIP_WINDOWS (the examples' windows, default 2000),
 # LRCHIP_C_REQUESTS (requests per C thread, default 8), LRCHIP_C_SECONDS (run the C soak
-# for this long instead), LRCHIP_RACE=1 (also run the C soak on a library built with -race),
-# PYTHON (default /usr/bin/python3: Debian's, whose numpy the venv uses).
+# for this long instead), PYTHON (default /usr/bin/python3: Debian's, whose numpy the venv uses).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 repo=$PWD
@@ -69,13 +68,6 @@ build/capi_test --threads 64 "${soak[@]}" emu: emu: || die "capi_test on emu: em
 pass "C ABI: 64 threads on two in-process emulators"
 build/capi_test --threads 64 --requests 4 "$uri" || die "capi_test on $uri"
 pass "C ABI: 64 threads on an emulator process"
-if [ "${LRCHIP_RACE:-}" = 1 ]; then
-  ./scripts/build-hostlib.sh --race --out build/race
-  cc "${cflags[@]}" -pthread -o build/race/capi_test hostlib/capi/test/capi_test.c \
-    $(PKG_CONFIG_PATH=$repo/build/race pkg-config --cflags --libs lrchip) -lm
-  GORACE=halt_on_error=1 build/race/capi_test --threads 64 "${soak[@]}" emu: emu: || die "capi_test under -race"
-  pass "C ABI under the race detector"
-fi
 
 # The examples print lrctl pipeline's accuracy, on emu: and on the emulator process.
 want=$(build/lrctl pipeline examples/pipeline/pipeline.yaml --device emu: --gpu cpu --windows "$windows" | grep '^accuracy')

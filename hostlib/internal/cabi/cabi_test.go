@@ -5,7 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"slices"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -131,4 +133,69 @@ func TestLib(t *testing.T) {
 	require.ErrorIs(t, err, ErrArg, "closing a host forgets its models")
 	require.ErrorIs(t, l.HostClose(host), ErrArg)
 	require.True(t, strings.HasPrefix(ErrInternal.Name(), "LRCHIP_ERR_"))
+}
+
+// TestConcurrent drives the C ABI's logic from many goroutines at once, as C threads do
+// (under -race in CI): handles looked up and closed concurrently, Infer and Submit with
+// their callbacks; every result equals the single-threaded one.
+func TestConcurrent(t *testing.T) {
+	var l Lib
+	ctx := context.Background()
+	host, err := l.HostOpen(ctx, hostlib.Opts{Devices: []string{"emu:", "emu:"}})
+	require.NoError(t, err)
+	defer l.HostClose(host)
+	id, err := l.ModelLoad(ctx, host, hostlib.Spec{Name: "m", Path: "../../../examples/pipeline/pipeline.yaml", GPU: "cpu", Window: 10})
+	require.NoError(t, err)
+	m, err := l.Model(id)
+	require.NoError(t, err)
+	info := m.Info()
+	ins := make([]hostlib.Input, 8)
+	want := make([][]int64, len(ins))
+	for k := range ins {
+		ins[k] = hostlib.Input{Windows: 1 + k%3, Rates: make([]float64, info.Inputs), Seed: uint64(k + 1)}
+		for i := range ins[k].Rates {
+			ins[k].Rates[i] = float64((i+k)%5) / 10
+		}
+		r, err := m.Infer(ctx, ins[k])
+		require.NoError(t, err)
+		want[k] = r.Scores
+	}
+	var wg sync.WaitGroup
+	for g := range 32 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for n := range 6 {
+				k := (g + n) % len(ins)
+				mm, err := l.Model(id)
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				out := Out{Scores: make([]int64, 3*info.Scores)}
+				if n%2 == 0 {
+					_, err = Infer(mm, ins[k], out, 0)
+				} else {
+					done := make(chan error, 1)
+					if _, err = Submit(mm, ins[k], out, 0, func(_ int, err error) { done <- err }); err == nil {
+						err = <-done
+					}
+				}
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				if got := out.Scores[:len(want[k])]; !slices.Equal(got, want[k]) {
+					t.Errorf("goroutine %d request %d: scores %v, want %v", g, n, got, want[k])
+				}
+				// Handles of other hosts come and go meanwhile.
+				if h, err := l.HostOpen(ctx, hostlib.Opts{Devices: []string{"emu:"}}); err == nil {
+					l.HostClose(h)
+				} else {
+					t.Error(err)
+				}
+			}
+		}()
+	}
+	wg.Wait()
 }
