@@ -239,6 +239,7 @@ func TestKillMovesRequests(t *testing.T) {
 	_, m := load(t, []string{board.URI, "emu:"}, hostlib.Spec{Window: window})
 	var wg sync.WaitGroup
 	var once sync.Once
+	var underLoad atomic.Bool
 	for g := range callers {
 		wg.Add(1)
 		go func() {
@@ -251,13 +252,13 @@ func TestKillMovesRequests(t *testing.T) {
 				}
 				requireEqualResult(t, want[i], got, "caller %d request %d", g, n)
 				if st := m.Stats(); st.Replicas[0].Windows >= 10 {
-					once.Do(board.Kill) // under load: the process's replica has windows in flight
+					once.Do(func() { board.Kill(); underLoad.Store(true) }) // the process's replica has windows in flight
 				}
 			}
 		}()
 	}
 	wg.Wait()
-	once.Do(board.Kill)
+	require.True(t, underLoad.Load(), "the process was killed while requests ran")
 	st := m.Stats()
 	require.Equal(t, uint64(callers*per), st.Completed)
 	require.Zero(t, st.Failed)
