@@ -57,5 +57,6 @@ func newRoot() *cobra.Command {
 	root.AddCommand(newFwCmd())
 	root.AddCommand(newTopCmd())
 	root.AddCommand(newExporterCmd())
+	root.AddCommand(newServeCmd())
 	return root
 }

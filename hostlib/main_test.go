@@ -1,0 +1,13 @@
+package hostlib_test
+
+import (
+	"os"
+	"testing"
+
+	"github.com/lrchip/lrchip/hostlib/internal/emuproc"
+)
+
+func TestMain(m *testing.M) {
+	emuproc.Main() // the test binary doubles as an emulated board process
+	os.Exit(m.Run())
+}
