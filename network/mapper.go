@@ -260,7 +260,7 @@ func coreHolds(img *image.Image, k int) string {
 		pos := 0
 		for _, s := range p.Segments {
 			if s.Core == k {
-				out = append(out, fmt.Sprintf("population %q, neurons %d-%d", p.Name, pos, pos+s.Count-1))
+				out = append(out, fmt.Sprintf("population %s, neurons %d-%d", quote(p.Name), pos, pos+s.Count-1))
 			}
 			pos += s.Count
 		}

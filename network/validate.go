@@ -63,6 +63,7 @@ type cconn struct {
 	from      int // index into inputs or pops
 	fromSize  int
 	to        int
+	toSize    int
 	dense     *Matrix
 	sparse    *Sparse
 	mode      syn.SignMode
@@ -92,7 +93,7 @@ func (n *Network) compile() (*compiled, error) {
 	var l errList
 	c := &compiled{name: n.Name}
 	if n.Name != "" && !ValidName(n.Name) {
-		l.add("network", "", 0, ErrRange, "name %q: want a letter or '_', then letters, digits, '_', '.' or '-'", n.Name)
+		l.add("network", "", 0, ErrRange, "name %s: want a letter or '_', then letters, digits, '_', '.' or '-'", quote(n.Name))
 	}
 	if len(n.Populations) == 0 {
 		l.add("network", "", 0, ErrMissing, "no populations")
@@ -152,7 +153,7 @@ func (n *Network) compile() (*compiled, error) {
 		} else if k, isPop := pops[x.From]; isPop {
 			cc.from, cc.fromSize = k, n.Populations[k].Size
 		} else {
-			bad(ErrUnknown, "from %q: no population or input port of that name", x.From)
+			bad(ErrUnknown, "from %s: no population or input port of that name", quote(x.From))
 			ok = false
 		}
 		if k, isPop := pops[x.To]; isPop {
@@ -162,9 +163,9 @@ func (n *Network) compile() (*compiled, error) {
 			}
 		} else {
 			if _, isIn := inputs[x.To]; isIn {
-				bad(ErrUnknown, "to %q is an input port; connections go to populations", x.To)
+				bad(ErrUnknown, "to %s is an input port; connections go to populations", quote(x.To))
 			} else {
-				bad(ErrUnknown, "to %q: no population of that name", x.To)
+				bad(ErrUnknown, "to %s: no population of that name", quote(x.To))
 			}
 			ok = false
 		}
@@ -172,7 +173,7 @@ func (n *Network) compile() (*compiled, error) {
 		if x.SignMode != "" {
 			m, err := syn.ParseSignMode(x.SignMode)
 			if err != nil {
-				bad(ErrRange, "sign_mode %q: want MIXED, EXCITATORY or INHIBITORY", x.SignMode)
+				bad(ErrRange, "sign_mode %s: want MIXED, EXCITATORY or INHIBITORY", quote(x.SignMode))
 				ok = false
 			}
 			mode = m
@@ -198,6 +199,7 @@ func (n *Network) compile() (*compiled, error) {
 		if ok {
 			cc.dense, cc.sparse = x.Weights, x.Sparse
 			toSize := n.Populations[cc.to].Size
+			cc.toSize = toSize
 			if x.Weights != nil {
 				checkDense(x, cc, toSize, bad)
 			} else {
@@ -231,7 +233,7 @@ func (n *Network) compile() (*compiled, error) {
 		k, isPop := pops[o.Population]
 		if !isPop {
 			if o.Population != "" {
-				bad(ErrUnknown, "population %q: no population of that name", o.Population)
+				bad(ErrUnknown, "population %s: no population of that name", quote(o.Population))
 			}
 			continue
 		}
@@ -241,7 +243,7 @@ func (n *Network) compile() (*compiled, error) {
 			co.count = size - co.start
 		}
 		if co.start < 0 || co.count < 1 || co.start+co.count > size {
-			bad(ErrRange, "neurons [%d, %d) outside population %q of %d", co.start, co.start+co.count, o.Population, size)
+			bad(ErrRange, "neurons [%d, %d) outside population %s of %d", co.start, co.start+co.count, quote(o.Population), size)
 		}
 		c.outputs = append(c.outputs, co)
 	}
@@ -280,7 +282,7 @@ func (n *Network) compilePop(p *Population, i int, progs map[string]*isa.Program
 		switch {
 		case p.Program != "":
 			if !slices.Contains(programs.Names(), p.Program) {
-				bad(ErrUnknownProgram, "program %q: no standard program of that name (have %s; use source or source_file for your own)", p.Program, strings.Join(programs.Names(), ", "))
+				bad(ErrUnknownProgram, "program %s: no standard program of that name (have %s; use source or source_file for your own)", quote(p.Program), strings.Join(programs.Names(), ", "))
 				return cp
 			}
 			prog, err = programs.Get(p.Program)
@@ -429,12 +431,12 @@ func checkDense(x *Connection, cc cconn, toSize int, bad func(error, string, ...
 		return
 	}
 	if len(m.Rows) != toSize {
-		bad(ErrShape, "weights have %d rows, want %d (one per neuron of %q, the target; each row one weight per source neuron)", len(m.Rows), toSize, x.To)
+		bad(ErrShape, "weights have %d rows, want %d (one per neuron of %s, the target; each row one weight per source neuron)", len(m.Rows), toSize, quote(x.To))
 		return
 	}
 	for r, row := range m.Rows {
 		if len(row) != cc.fromSize {
-			bad(ErrShape, "weights row %d has %d columns, want %d (one per neuron of %q, the source)", r, len(row), cc.fromSize, x.From)
+			bad(ErrShape, "weights row %d has %d columns, want %d (one per neuron of %s, the source)", r, len(row), cc.fromSize, quote(x.From))
 			return
 		}
 		for col, w := range row {
@@ -462,10 +464,10 @@ func checkSparse(x *Connection, cc cconn, toSize int, bad func(error, string, ..
 		pre, post := s.Pre[k], s.Post[k]
 		switch {
 		case pre < 0 || pre >= cc.fromSize:
-			bad(ErrRange, "sparse synapse %d: pre %d outside [0, %d) (%q)", k, pre, cc.fromSize, x.From)
+			bad(ErrRange, "sparse synapse %d: pre %d outside [0, %d) (%s)", k, pre, cc.fromSize, quote(x.From))
 			return
 		case post < 0 || post >= toSize:
-			bad(ErrRange, "sparse synapse %d: post %d outside [0, %d) (%q)", k, post, toSize, x.To)
+			bad(ErrRange, "sparse synapse %d: post %d outside [0, %d) (%s)", k, post, toSize, quote(x.To))
 			return
 		}
 		if j, dup := seen[[2]int{pre, post}]; dup {

@@ -25,3 +25,19 @@ func TestReservedName(t *testing.T) {
 		assert.False(t, isa.ReservedName(s), s)
 	}
 }
+
+// A state register named like a probe field that is not a register would be recorded under
+// that name by a probe of the other field: CheckNames refuses it (parameters and constants
+// are not probed, so they may use the names).
+func TestCheckNamesReservesProbeFields(t *testing.T) {
+	for _, name := range []string{"a", "s", "spike", "input"} {
+		p := &isa.Program{State: []string{"v", name}}
+		err := p.CheckNames()
+		assert.ErrorIs(t, err, isa.ErrInvalid, name)
+		if name != "a" { // "a" is a register name, refused as such
+			assert.ErrorContains(t, err, "probes read it as", name)
+		}
+	}
+	ok := &isa.Program{State: []string{"v", "spiked", "sigma"}, Params: []string{"spike"}, Consts: []string{"input", "s"}}
+	assert.NoError(t, ok.CheckNames())
+}
