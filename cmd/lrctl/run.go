@@ -22,6 +22,7 @@ func newRunCmd() *cobra.Command {
 		uri, chipSize, input, out, format, raster, traces string
 		probes                                            []string
 		steps                                             int
+		strict                                            bool
 	)
 	cmd := &cobra.Command{
 		Use:   "run [--device URI] NETWORK --steps N [--input SPIKES] [--probe SPEC]... [--out FILE] [--format csv|json] [--raster FILE] [--plot FILE]",
@@ -74,7 +75,7 @@ spike (the payload) after every step, e.g. exc:v:0-9 or exc:a (all neurons). Rep
 			if traces != "" && len(specs) == 0 {
 				return fmt.Errorf("run: --plot draws probed traces: ask for some with --probe POPULATION:FIELD")
 			}
-			img, err := loadNetwork(args[0], size)
+			img, err := loadNetwork(args[0], size, strict, cmd.ErrOrStderr())
 			if err != nil {
 				return err
 			}
@@ -107,6 +108,12 @@ spike (the payload) after every step, e.g. exc:v:0-9 or exc:a (all neurons). Rep
 					return fmt.Errorf("%s: %w", input, runErr)
 				}
 				return runErr
+			}
+			if res.Ignored > 0 {
+				fmt.Fprintf(cmd.ErrOrStderr(), "ignored %s after step %d (the run's last; --steps)\n", plural(res.Ignored, "input spike"), steps)
+			}
+			if res.Saturated > 0 {
+				fmt.Fprintf(cmd.ErrOrStderr(), "warning: %s beyond 24 bits, saturated to [-8388608, 8388607] as the chip does\n", plural(res.Saturated, "input payload"))
 			}
 			// A run that failed part way still writes what its completed steps produced.
 			if err := writeResults(res, out, outFmt, cmd.OutOrStdout()); err != nil {
@@ -142,6 +149,7 @@ spike (the payload) after every step, e.g. exc:v:0-9 or exc:a (all neurons). Rep
 	f.StringVar(&format, "format", "", "results format: csv or json (default: by --out's extension, else csv)")
 	f.StringVar(&raster, "raster", "", "draw the output spikes into this .svg or .png")
 	f.StringVar(&traces, "plot", "", "draw the probed traces into this .svg or .png")
+	f.BoolVar(&strict, "strict", false, "refuse a description whose weights quantization changes (default: a warning per connection)")
 	return cmd
 }
 
@@ -164,8 +172,9 @@ func writeResults(res *run.Result, out string, f run.Format, stdout io.Writer) e
 	return nil
 }
 
-// loadNetwork reads an image, or a description that it maps onto a chip of the given size.
-func loadNetwork(path string, size chip.Size) (*image.Image, error) {
+// loadNetwork reads an image, or a description that it maps onto a chip of the given size;
+// weights that quantization changes are said on warn, or refused with strict.
+func loadNetwork(path string, size chip.Size, strict bool, warn io.Writer) (*image.Image, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, fmt.Errorf("run: %w", err)
@@ -187,6 +196,24 @@ func loadNetwork(path string, size chip.Size) (*image.Image, error) {
 	nw, err := network.Load(path)
 	if err != nil {
 		return nil, err
+	}
+	return mapNetwork(nw, size, strict, warn)
+}
+
+// mapNetwork maps a description after saying (on warn) which weights quantization changes;
+// with strict that is an error.
+func mapNetwork(nw *network.Network, size chip.Size, strict bool, warn io.Writer) (*image.Image, error) {
+	qs, err := nw.Quantization()
+	if err != nil {
+		return nil, err
+	}
+	if strict {
+		if err := network.QuantizationError(qs); err != nil {
+			return nil, err
+		}
+	}
+	for _, q := range qs {
+		fmt.Fprintf(warn, "warning: %s (--strict to refuse)\n", q)
 	}
 	return network.Map(nw, size)
 }

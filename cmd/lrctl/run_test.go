@@ -178,7 +178,6 @@ func TestRunErrors(t *testing.T) {
 	bigNet := write("big.yaml", "populations:\n  - {name: exc, size: 9000, program: rf, consts: {cos_d: 0, sin_d: 0, vth: 1}}\n")
 	badSpikes := write("bad.csv", "step,port,neuron\n1,in,0\n2,in\n")
 	wrongPort := write("port.csv", "1,input,0\n")
-	lateSpike := write("late.json", `[{"step": 50, "port": "in", "neuron": 1}]`)
 	cases := []struct {
 		name string
 		args []string
@@ -193,7 +192,6 @@ func TestRunErrors(t *testing.T) {
 		{"too big", []string{"run", bigNet, "--steps", "1"}, "network: needs 9 cores, chip has 8: 1 too many"},
 		{"bad spikes", []string{"run", hello, "--steps", "5", "--input", badSpikes}, badSpikes + ": run: spikes: bad input spikes: line 3: 2 fields, want step,port,neuron[,payload]"},
 		{"wrong port", []string{"run", hello, "--steps", "5", "--input", wrongPort}, wrongPort + `: run: bad input spikes: spike 1 (step 1, port "input", neuron 0): no input port of that name (have in)`},
-		{"late spike", []string{"run", hello, "--steps", "5", "--input", lateSpike}, "step outside [1, 5] (the run's steps)"},
 		{"missing spikes", []string{"run", hello, "--steps", "5", "--input", filepath.Join(dir, "none.csv")}, "run: open "},
 		{"probe syntax", []string{"run", hello, "--steps", "5", "--probe", "exc"}, `run: probe "exc": bad request: 1 parts (want POPULATION:FIELD[:NEURONS], e.g. exc:v:0-9)`},
 		{"probe population", []string{"run", hello, "--steps", "5", "--probe", "inh:v"}, `run: probe inh:v: bad request: no population "inh" (have exc)`},

@@ -11,6 +11,7 @@ import (
 	"github.com/lrchip/lrchip/chip"
 	"github.com/lrchip/lrchip/device"
 	"github.com/lrchip/lrchip/firmware/image"
+	"github.com/lrchip/lrchip/firmware/isa"
 )
 
 // Errors.
@@ -63,6 +64,13 @@ type Result struct {
 	Outputs []Port  `json:"outputs"`
 	Spikes  []Spike `json:"spikes"`
 	Probes  []Trace `json:"probes"`
+
+	// Ignored counts the input spikes for steps after the run's last: they are dropped (a
+	// file of input for a longer run can drive a shorter one), and a tool says so.
+	Ignored int `json:"-"`
+	// Saturated counts the input spikes whose payload lies outside the 24 bits a spike
+	// carries: the chip saturates them (docs/chip.md §6), and a tool says so.
+	Saturated int `json:"-"`
 }
 
 type probeSlot struct {
@@ -84,7 +92,7 @@ func Run(ctx context.Context, dev device.Device, img *image.Image, opts Options)
 	if chunk <= 0 {
 		chunk = DefaultChunk
 	}
-	in, err := schedule(img, opts)
+	in, ignored, saturated, err := schedule(img, opts)
 	if err != nil {
 		return nil, err
 	}
@@ -95,7 +103,7 @@ func Run(ctx context.Context, dev device.Device, img *image.Image, opts Options)
 	if err := dev.Load(ctx, img); err != nil {
 		return nil, fmt.Errorf("run: %w: %w", ErrDevice, err)
 	}
-	res := &Result{Network: img.Name, Outputs: []Port{}, Spikes: []Spike{}, Probes: []Trace{}}
+	res := &Result{Network: img.Name, Outputs: []Port{}, Spikes: []Spike{}, Probes: []Trace{}, Ignored: ignored, Saturated: saturated}
 	for _, o := range img.Outputs {
 		res.Outputs = append(res.Outputs, Port{Name: o.Name, Population: img.Pops[o.Pop].Name, Start: o.Start, Count: o.Count})
 	}
@@ -191,9 +199,9 @@ func (r *Result) collect(img *image.Image, out *chip.Output, slots []probeSlot, 
 	return complete, nil
 }
 
-// schedule checks the input spikes and returns them for the device, in step order.
-func schedule(img *image.Image, opts Options) ([]chip.Spike, error) {
-	var out []chip.Spike
+// schedule checks the input spikes and returns them for the device, in step order, with the
+// number of spikes past the last step (left out) and of payloads beyond 24 bits.
+func schedule(img *image.Image, opts Options) (out []chip.Spike, ignored, saturated int, err error) {
 	for i, s := range opts.Inputs {
 		bad := func(f string, a ...any) error {
 			return fmt.Errorf("run: %w: spike %d (step %d, port %q, neuron %d): %s", ErrSpikes, i+1, s.Step, s.Port, s.Neuron, fmt.Sprintf(f, a...))
@@ -201,16 +209,22 @@ func schedule(img *image.Image, opts Options) ([]chip.Spike, error) {
 		p := img.Input(s.Port)
 		switch {
 		case p < 0:
-			return nil, bad("no input port of that name (%s)", names("input ports", inputNames(img)))
-		case s.Step < 1 || s.Step > opts.Steps:
-			return nil, bad("step outside [1, %d] (the run's steps)", opts.Steps)
+			return nil, 0, 0, bad("no input port of that name (%s)", names("input ports", inputNames(img)))
+		case s.Step < 1:
+			return nil, 0, 0, bad("step %d: steps count from 1", s.Step)
 		case s.Neuron < 0 || s.Neuron >= img.Inputs[p].Size:
-			return nil, bad("neuron outside [0, %d) of the port", img.Inputs[p].Size)
+			return nil, 0, 0, bad("neuron outside [0, %d) of the port", img.Inputs[p].Size)
+		case s.Step > opts.Steps:
+			ignored++
+			continue
+		}
+		if s.Payload != isa.SatPayload(s.Payload) {
+			saturated++
 		}
 		out = append(out, chip.Spike{Step: uint64(s.Step), Port: p, Neuron: s.Neuron, Payload: s.Payload})
 	}
 	slices.SortStableFunc(out, func(a, b chip.Spike) int { return int(a.Step) - int(b.Step) })
-	return out, nil
+	return out, ignored, saturated, nil
 }
 
 func inputNames(img *image.Image) []string {
