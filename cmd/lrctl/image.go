@@ -76,7 +76,7 @@ func newImageInspectCmd() *cobra.Command {
 		Short: "Print what a network image holds: size, cores, connections, ports, populations, checksum",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			b, err := os.ReadFile(args[0])
+			b, err := image.ReadFile(args[0])
 			if err != nil {
 				return fmt.Errorf("image inspect: %w", err)
 			}

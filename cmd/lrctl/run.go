@@ -183,7 +183,7 @@ func loadNetwork(path string, size chip.Size, strict bool, warn io.Writer) (*ima
 	n, _ := io.ReadFull(f, head)
 	f.Close()
 	if image.IsImage(head[:n]) {
-		b, err := os.ReadFile(path)
+		b, err := image.ReadFile(path)
 		if err != nil {
 			return nil, fmt.Errorf("run: %w", err)
 		}
