@@ -233,7 +233,7 @@ func TestValidate(t *testing.T) {
 		{"to unknown", func(n *network.Network) { n.Connections[0].To = "nope" }, network.ErrUnknown, "connection", `to "nope": no population of that name`},
 		{"to input", func(n *network.Network) { n.Connections[1].To = "in" }, network.ErrUnknown, "connection", `connection "exc-sd": to "in" is an input port`},
 		{"conn duplicate", func(n *network.Network) { n.Connections[1].Name = "in->exc" }, network.ErrDuplicate, "connection", `connection "in->exc": name already used by connection 0`},
-		{"no synapses", func(n *network.Network) { n.Connections[0].Weights = nil }, network.ErrMissing, "connection", "no synapses: give weights (dense) or sparse"},
+		{"no synapses", func(n *network.Network) { n.Connections[0].Weights = nil }, network.ErrMissing, "connection", "no synapses: give weights (dense), sparse or a rule"},
 		{"both", func(n *network.Network) { n.Connections[0].Sparse = &network.Sparse{} }, network.ErrShape, "connection", "both weights (dense) and sparse given"},
 		{"sign mode", func(n *network.Network) { n.Connections[0].SignMode = "positive" }, network.ErrRange, "connection", `sign_mode "positive": want MIXED, EXCITATORY or INHIBITORY`},
 		{"bits", func(n *network.Network) { n.Connections[0].WeightBits = 9 }, network.ErrRange, "connection", "num_weight_bits 9 outside [1, 8]"},

@@ -2,6 +2,7 @@ package network
 
 import (
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"slices"
@@ -123,6 +124,9 @@ func (n *Network) compile() (*compiled, error) {
 			l.add("input", in.Name, i, ErrRange, "size %d outside [1, %d] (an input port is at most a core's neurons, %d on the largest chip)",
 				in.Size, chip.Full.NeuronsPerCore, chip.Full.NeuronsPerCore)
 		}
+		if in.Source != nil {
+			checkSource(in.Source, func(s error, f string, a ...any) { l.add("input", in.Name, i, s, f, a...) })
+		}
 	}
 	c.inputs = n.Inputs
 	pops := map[string]int{}
@@ -189,21 +193,37 @@ func (n *Network) compile() (*compiled, error) {
 			bad(ErrRange, "weight_exp %d outside [%d, %d]", cc.exp, syn.MinExp, syn.MaxExp)
 		}
 		switch {
+		case x.Rule != nil && x.Sparse != nil:
+			bad(ErrShape, "both a rule and sparse given; give one")
+			ok = false
+		case x.Rule != nil:
 		case x.Weights == nil && x.Sparse == nil:
-			bad(ErrMissing, "no synapses: give weights (dense) or sparse")
+			bad(ErrMissing, "no synapses: give weights (dense), sparse or a rule")
 			ok = false
 		case x.Weights != nil && x.Sparse != nil:
 			bad(ErrShape, "both weights (dense) and sparse given; give one")
 			ok = false
 		}
 		if ok {
-			cc.dense, cc.sparse = x.Weights, x.Sparse
 			toSize := n.Populations[cc.to].Size
 			cc.toSize = toSize
-			if x.Weights != nil {
-				checkDense(x, cc, toSize, bad)
-			} else {
-				checkSparse(x, cc, toSize, bad)
+			y := x
+			if x.Rule != nil {
+				if toSize < 1 || toSize > maxPop || cc.fromSize < 1 {
+					ok = false // the population's own error says why
+				} else {
+					z := *x
+					z.Weights, z.Sparse, ok = n.expandRule(x, &cc, bad)
+					y = &z
+				}
+			}
+			if ok {
+				cc.dense, cc.sparse = y.Weights, y.Sparse
+				if y.Weights != nil {
+					checkDense(y, cc, toSize, bad)
+				} else {
+					checkSparse(y, cc, toSize, bad)
+				}
 			}
 		}
 		c.conns = append(c.conns, cc)
@@ -287,14 +307,22 @@ func (n *Network) compilePop(p *Population, i int, progs map[string]*isa.Program
 			}
 			prog, err = programs.Get(p.Program)
 		case p.Source != "":
-			prog, err = asm.Assemble(fmt.Sprintf("population %s source", p.Name), []byte(p.Source))
+			if len(p.Source) > MaxSourceSize {
+				err = fmt.Errorf("source is %d bytes, limit %d (a program has at most %d instructions)", len(p.Source), MaxSourceSize, isa.MaxInstrs)
+			} else {
+				label := fmt.Sprintf("population %s source", p.Name)
+				if !ValidName(p.Name) {
+					label = fmt.Sprintf("population %d source", i)
+				}
+				prog, err = asm.Assemble(label, []byte(p.Source))
+			}
 		default:
 			path := p.SourceFile
 			if !filepath.IsAbs(path) && n.Dir != "" {
 				path = filepath.Join(n.Dir, path)
 			}
 			var src []byte
-			if src, err = os.ReadFile(path); err == nil {
+			if src, err = readSource(path); err == nil {
 				prog, err = asm.Assemble(p.SourceFile, src)
 			}
 		}
@@ -359,10 +387,18 @@ func (n *Network) compilePop(p *Population, i int, progs map[string]*isa.Program
 				continue
 			}
 			row := make([]int32, p.Size)
-			for m := range row {
-				row[m] = v.At(m)
+			if v.Uniform != nil {
+				row = n.uniformRow(v.Uniform, fmt.Sprintf("population %s %s %s", p.Name, what, k), p.Size)
+			} else {
+				for m := range row {
+					row[m] = v.At(m)
+				}
 			}
-			if v.Each == nil {
+			if v.Uniform != nil {
+				for _, r := range []int32{v.Uniform.Lo, v.Uniform.Hi} {
+					check(what, k, r, -1)
+				}
+			} else if v.Each == nil {
 				check(what, k, v.All, -1)
 			} else {
 				for m, x := range row {
@@ -382,6 +418,27 @@ func (n *Network) compilePop(p *Population, i int, progs map[string]*isa.Program
 		}
 	}
 	return cp
+}
+
+// MaxSourceSize bounds a neuron program's assembly source: a program has at most 64
+// instructions, so a source file of more than this is not one (or is /dev/zero).
+const MaxSourceSize = 1 << 20
+
+// readSource reads an assembly file of at most MaxSourceSize bytes.
+func readSource(path string) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	b, err := io.ReadAll(io.LimitReader(f, MaxSourceSize+1))
+	if err != nil {
+		return nil, err
+	}
+	if len(b) > MaxSourceSize {
+		return nil, fmt.Errorf("%s: more than %d bytes (a program has at most %d instructions)", quote(path), MaxSourceSize, isa.MaxInstrs)
+	}
+	return b, nil
 }
 
 func progName(p *Population, prog *isa.Program) string {
@@ -459,7 +516,11 @@ func checkSparse(x *Connection, cc cconn, toSize int, bad func(error, string, ..
 		return
 	}
 	lo, hi := weightRange(cc.mode)
-	seen := make(map[[2]int]int, len(s.Pre))
+	if s.Weights.Uniform != nil {
+		bad(ErrRange, "sparse weights: one weight for all, or one per synapse (uniform is for parameters and state)")
+		return
+	}
+	keys := make([]uint64, len(s.Pre)) // pre·2^32 + post, to find a pair given twice by sorting
 	for k := range s.Pre {
 		pre, post := s.Pre[k], s.Post[k]
 		switch {
@@ -470,14 +531,21 @@ func checkSparse(x *Connection, cc cconn, toSize int, bad func(error, string, ..
 			bad(ErrRange, "sparse synapse %d: post %d outside [0, %d) (%s)", k, post, toSize, quote(x.To))
 			return
 		}
-		if j, dup := seen[[2]int{pre, post}]; dup {
-			bad(ErrDuplicate, "sparse synapse %d: (pre %d, post %d) already given as synapse %d", k, pre, post, j)
-			return
-		}
-		seen[[2]int{pre, post}] = k
+		keys[k] = uint64(pre)<<32 | uint64(post)
 		if w := s.Weights.At(k); w < lo || w > hi {
 			bad(ErrRange, "sparse synapse %d: weight %d outside [%d, %d] for %s", k, w, lo, hi, cc.mode)
 			return
 		}
+	}
+	sorted := slices.Clone(keys)
+	slices.Sort(sorted)
+	for i := 1; i < len(sorted); i++ {
+		if sorted[i] != sorted[i-1] {
+			continue
+		}
+		first := slices.Index(keys, sorted[i])
+		k := first + 1 + slices.Index(keys[first+1:], sorted[i])
+		bad(ErrDuplicate, "sparse synapse %d: (pre %d, post %d) already given as synapse %d", k, s.Pre[k], s.Post[k], first)
+		return
 	}
 }
