@@ -63,17 +63,17 @@ type Population struct {
 // spike counts as 1). Weights must lie in the sign mode's range ([−256, 255], [0, 255] or
 // [−255, 0]); the chip then keeps their top WeightBits bits.
 type Connection struct {
-	Name       string  `json:"name,omitempty"` // default "FROM->TO"
-	From       string  `json:"from"`
-	To         string  `json:"to"`
-	Weights    *Matrix `json:"weights,omitempty"`
-	Sparse     *Sparse `json:"sparse,omitempty"`
-	Rule       *Rule   `json:"rule,omitempty"` // synapses made by a rule; Weights is then one weight for all
+	Name    string  `json:"name,omitempty"` // default "FROM->TO"
+	From    string  `json:"from"`
+	To      string  `json:"to"`
+	Weights *Matrix `json:"weights,omitempty"`
+	Sparse  *Sparse `json:"sparse,omitempty"`
+	Rule    *Rule   `json:"rule,omitempty"` // synapses made by a rule; Weights is then one weight for all
 
-	SignMode   string  `json:"sign_mode,omitempty"`
-	WeightBits int     `json:"num_weight_bits,omitempty"`
-	WeightExp  int     `json:"weight_exp,omitempty"`
-	Graded     bool    `json:"graded,omitempty"`
+	SignMode   string `json:"sign_mode,omitempty"`
+	WeightBits int    `json:"num_weight_bits,omitempty"`
+	WeightExp  int    `json:"weight_exp,omitempty"`
+	Graded     bool   `json:"graded,omitempty"`
 }
 
 // Output is an output port: neurons [Start, Start+Count) of a population (Count 0: to the end

@@ -85,7 +85,7 @@ func readNPY(r io.Reader, maxElems int) (a npyArray, err error) {
 		}
 		return nil
 	}
-	switch t := strings.TrimLeft(h.Type, "<|="); t {
+	switch t := strings.TrimLeft(strings.Trim(h.Type, "'\""), "<|="); t {
 	case "i1":
 		var v []int8
 		err = read(&v, func(i int) float64 { return float64(v[i]) })
