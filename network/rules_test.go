@@ -184,7 +184,8 @@ func TestRuleFromFiles(t *testing.T) {
 	writeNPZ("noweights.npz", map[string]any{"pre": []int64{0}, "post": []int64{1}})
 	writeNPY("frac.npy", [][]float64{{0.5, 0, 0}, {0, 0, 0}})
 	writeNPY("shape.npy", []int32{1, 2})
-	require.NoError(t, os.WriteFile(filepath.Join(dir, "huge.npy"), []byte("\x93NUMPY\x01\x00\x46\x00{'descr': '<i8', 'fortran_order': False, 'shape': (100000000, 100000000), }   \n"), 0o644))
+	hdr := "{'descr': '<i8', 'fortran_order': False, 'shape': (100000000, 100000000), }\n"
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "huge.npy"), append([]byte{0x93, 'N', 'U', 'M', 'P', 'Y', 1, 0, byte(len(hdr)), 0}, hdr...), 0o644))
 	require.NoError(t, os.WriteFile(filepath.Join(dir, "hdr.npy"), []byte("\x93NUMPY\x02\x00\xff\xff\xff\xff"), 0o644))
 
 	net := func(file string, w *network.Matrix) *network.Network {
