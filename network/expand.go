@@ -301,3 +301,6 @@ func (n *Network) uniformRow(u *Uniform, label string, size int) []int32 {
 	}
 	return row
 }
+
+// PortName is the input port the generator feeds (run.Source).
+func (g *Generator) PortName() string { return g.Port }

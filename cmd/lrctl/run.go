@@ -59,11 +59,12 @@ spike (the payload) after every step, e.g. exc:v:0-9 or exc:a (all neurons). Rep
 				}
 				specs = append(specs, sp)
 			}
-			outFmt := run.FormatOf(out)
-			if format != "" {
-				if outFmt, err = run.ParseFormat(format); err != nil {
-					return err
-				}
+			outFmt, err := run.ResultFormat(out, format)
+			if err != nil {
+				return err
+			}
+			if outFmt == run.NPZ && (out == "" || out == "-") {
+				return fmt.Errorf("run: npz is binary: give --out FILE.npz")
 			}
 			for _, f := range []string{raster, traces} {
 				if f != "" {
@@ -75,9 +76,19 @@ spike (the payload) after every step, e.g. exc:v:0-9 or exc:a (all neurons). Rep
 			if traces != "" && len(specs) == 0 {
 				return fmt.Errorf("run: --plot draws probed traces: ask for some with --probe POPULATION:FIELD")
 			}
-			img, err := loadNetwork(args[0], size, strict, cmd.ErrOrStderr())
+			img, nw, err := loadNetwork(args[0], size, strict, cmd.ErrOrStderr())
 			if err != nil {
 				return err
+			}
+			var sources []run.Source
+			if nw != nil {
+				gens, err := nw.Generators()
+				if err != nil {
+					return err
+				}
+				for _, g := range gens {
+					sources = append(sources, g)
+				}
 			}
 			var inputs []run.Spike
 			if input != "" {
@@ -97,7 +108,7 @@ spike (the payload) after every step, e.g. exc:v:0-9 or exc:a (all neurons). Rep
 			}
 			defer dev.Close()
 
-			opts := run.Options{Steps: steps, Inputs: inputs, Probes: specs}
+			opts := run.Options{Steps: steps, Inputs: inputs, Probes: specs, Sources: sources}
 			if bar := progressBar(cmd.ErrOrStderr(), steps); bar != nil {
 				opts.Progress = func(done int) { bar.Set(done) }
 				defer bar.Finish()
@@ -174,10 +185,11 @@ func writeResults(res *run.Result, out string, f run.Format, stdout io.Writer) e
 
 // loadNetwork reads an image, or a description that it maps onto a chip of the given size;
 // weights that quantization changes are said on warn, or refused with strict.
-func loadNetwork(path string, size chip.Size, strict bool, warn io.Writer) (*image.Image, error) {
+// The description is returned too (nil for an image), for its spike sources.
+func loadNetwork(path string, size chip.Size, strict bool, warn io.Writer) (*image.Image, *network.Network, error) {
 	f, err := os.Open(path)
 	if err != nil {
-		return nil, fmt.Errorf("run: %w", err)
+		return nil, nil, fmt.Errorf("run: %w", err)
 	}
 	head := make([]byte, len(image.Magic))
 	n, _ := io.ReadFull(f, head)
@@ -185,19 +197,20 @@ func loadNetwork(path string, size chip.Size, strict bool, warn io.Writer) (*ima
 	if image.IsImage(head[:n]) {
 		b, err := image.ReadFile(path)
 		if err != nil {
-			return nil, fmt.Errorf("run: %w", err)
+			return nil, nil, fmt.Errorf("run: %w", err)
 		}
 		img, err := image.Decode(b)
 		if err != nil {
-			return nil, fmt.Errorf("%s: %w", path, err)
+			return nil, nil, fmt.Errorf("%s: %w", path, err)
 		}
-		return img, nil
+		return img, nil, nil
 	}
 	nw, err := network.Load(path)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	return mapNetwork(nw, size, strict, warn)
+	img, err := mapNetwork(nw, size, strict, warn)
+	return img, nw, err
 }
 
 // mapNetwork maps a description after saying (on warn) which weights quantization changes;

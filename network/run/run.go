@@ -27,6 +27,10 @@ type Options struct {
 	Inputs   []Spike        // input spikes, by input port name; any order
 	Probes   []ProbeSpec    // fields to record after every step
 	Progress func(done int) // called with the steps done so far, when set
+	// Sources generate input spikes step by step (a description's Poisson and regular
+	// sources, network.Generator): each chunk's spikes are made and injected just before it
+	// runs, so a long run never holds them all.
+	Sources []Source
 	// Chunk is how many steps run between reads of the device's output: longer chunks make
 	// fewer round trips to a device in another process, shorter ones report progress more
 	// often. Default DefaultChunk.
@@ -35,6 +39,20 @@ type Options struct {
 
 // DefaultChunk is Options.Chunk's default.
 const DefaultChunk = 4096
+
+// Source generates the spikes of an input port, for any range of steps, the same whatever the
+// ranges asked (network.Generator is one).
+type Source interface {
+	PortName() string
+	// Spikes calls emit for each spike of steps [lo, hi], in step order.
+	Spikes(lo, hi int, emit func(step, neuron int, payload int32))
+	// Expected is about how many spikes steps [1, steps] hold.
+	Expected(steps int) float64
+}
+
+// maxChunkSpikes bounds the generated spikes one chunk holds: the chunk is shortened for
+// sources that make more.
+const maxChunkSpikes = 1 << 20
 
 // Port describes an output port of the result.
 type Port struct {
@@ -96,6 +114,17 @@ func Run(ctx context.Context, dev device.Device, img *image.Image, opts Options)
 	if err != nil {
 		return nil, err
 	}
+	ports := make([]int, len(opts.Sources))
+	perStep := 0.0
+	for i, src := range opts.Sources {
+		if ports[i] = img.Input(src.PortName()); ports[i] < 0 {
+			return nil, fmt.Errorf("run: %w: source of port %q: no input port of that name (%s)", ErrSpikes, src.PortName(), names("input ports", inputNames(img)))
+		}
+		perStep += src.Expected(opts.Steps) / float64(opts.Steps)
+	}
+	if perStep*float64(chunk) > maxChunkSpikes {
+		chunk = max(1, int(maxChunkSpikes/perStep))
+	}
 	traces, err := resolveProbes(img, opts.Probes)
 	if err != nil {
 		return nil, err
@@ -121,12 +150,37 @@ func Run(ctx context.Context, dev device.Device, img *image.Image, opts Options)
 			slots = append(slots, probeSlot{trace: ti, pos: t.pos[core]})
 		}
 	}
-	if err := dev.Inject(ctx, in); err != nil {
-		return nil, fmt.Errorf("run: %w: %w", ErrDevice, err)
-	}
 	var out chip.Output
+	var batch []chip.Spike
 	for done := 0; done < opts.Steps; {
 		n := min(chunk, opts.Steps-done)
+		// This chunk's input: the file's (in is in step order), then the sources'.
+		k := 0
+		for k < len(in) && int(in[k].Step) <= done+n {
+			k++
+		}
+		batch = append(batch[:0], in[:k]...)
+		in = in[k:]
+		for i, src := range opts.Sources {
+			size := img.Inputs[ports[i]].Size
+			var bad error
+			src.Spikes(done+1, done+n, func(step, neuron int, payload int32) {
+				if neuron < 0 || neuron >= size || step <= done || step > done+n {
+					bad = fmt.Errorf("run: %w: source of port %q made a spike on neuron %d, step %d", ErrSpikes, src.PortName(), neuron, step)
+					return
+				}
+				batch = append(batch, chip.Spike{Step: uint64(step), Port: ports[i], Neuron: neuron, Payload: payload})
+			})
+			if bad != nil {
+				return res, bad
+			}
+		}
+		if len(batch) > 0 {
+			slices.SortStableFunc(batch, func(a, b chip.Spike) int { return int(a.Step) - int(b.Step) })
+			if err := dev.Inject(ctx, batch); err != nil {
+				return res, fmt.Errorf("run: %w: %w", ErrDevice, err)
+			}
+		}
 		runErr := dev.Run(ctx, n)
 		out.Reset()
 		readErr := dev.Read(ctx, &out)
