@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"testing"
@@ -63,4 +64,55 @@ func TestRunIgnoresLateSpikes(t *testing.T) {
 	require.Contains(t, stderr, "ignored 2 input spikes after step 5 (the run's last; --steps)")
 	require.Contains(t, stderr, "warning: 1 input payload beyond 24 bits")
 	require.Contains(t, stdout, "step,kind,name,neuron,value")
+}
+
+// noisyNet is a stochastic network: a noisy LIF program drawing from rand, seeded per neuron
+// from the description, driven by a Poisson source.
+const noisyNet = `name: noisy
+seed: 9
+inputs: [{name: in, size: 8, source: {kind: poisson, rate: 0.2}}]
+populations:
+  - name: p
+    size: 40
+    source: |
+      .program noisy_lif
+      .state   v
+      .param   seed
+      .const   vth, leak, mask
+      .temp    r, noise, x, fire
+              rand  r, seed, t
+              and   noise, r, mask
+              sra   x, v, leak
+              sub   x, v, x
+              add   x, x, a
+              add   x, x, noise
+              sgt   fire, x, vth
+              spk   fire
+              sel   v, fire, 0, x
+    consts: {vth: 600, leak: 3, mask: 127}
+    params: {seed: {uniform: [-2147483648, 2147483647]}}
+connections:
+  - {from: in, to: p, rule: {kind: fixed_probability, p: 0.5}, weights: 40}
+outputs: [{population: p}]
+`
+
+// A stochastic program gives the same bits on every run and on every device: the emulator in
+// this process and an emulator process.
+func TestRandIsTheSameOnEveryDevice(t *testing.T) {
+	dir := shortRunDir(t)
+	net := writeFile(t, "noisy.yaml", noisyNet)
+	args := []string{"run", net, "--steps", "300", "--format", "json", "--probe", "p:v:0-9"}
+	here, _, err := lrctl2(t, append(args, "--device", "emu:")...)
+	require.NoError(t, err)
+	again, _, err := lrctl2(t, append(args, "--device", "emu:")...)
+	require.NoError(t, err)
+	require.Equal(t, here, again)
+	there, _, err := lrctl2(t, append(args, "--device", serve(t, dir))...)
+	require.NoError(t, err)
+	require.Equal(t, here, there)
+	var res struct {
+		Spikes []struct{ Neuron int } `json:"spikes"`
+	}
+	require.NoError(t, json.Unmarshal([]byte(here), &res))
+	require.Greater(t, len(res.Spikes), 100, "the network spikes")
 }
