@@ -143,8 +143,8 @@ func TestRules(t *testing.T) {
 			{net(network.Rule{Kind: "nearest"}, 3, 3, false), network.ErrRange, `rule kind "nearest": want one of all_to_all, one_to_one, fixed_probability, fixed_in_degree, file`},
 			{net(network.Rule{Kind: network.FixedProbability, P: 1.5}, 3, 3, false), network.ErrRange, "p = 1.5 outside [0, 1]"},
 			{net(network.Rule{Kind: network.AllToAll, P: 0.5}, 3, 3, false), network.ErrRange, "p is for fixed_probability"},
-			{net(network.Rule{Kind: network.FixedProbability, P: 0.5}, 8192, 1 << 20, false), network.ErrTooLarge, "pairs are more than"},
-			{net(network.Rule{Kind: network.FixedInDegree, InDegree: 100}, 8192, 1 << 20, false), network.ErrTooLarge, "would make 104857600 synapses"},
+			{net(network.Rule{Kind: network.FixedProbability, P: 0.5}, 8192, 1<<20, false), network.ErrTooLarge, "pairs are more than"},
+			{net(network.Rule{Kind: network.FixedInDegree, InDegree: 100}, 8192, 1<<20, false), network.ErrTooLarge, "would make 104857600 synapses"},
 		}
 		for _, c := range cases {
 			err := c.n.Validate()
