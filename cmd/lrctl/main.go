@@ -53,5 +53,9 @@ func newRoot() *cobra.Command {
 	root.AddCommand(newPipelineCmd())
 	root.AddCommand(newImageCmd())
 	root.AddCommand(newRunCmd())
+	root.AddCommand(newVersionCmd())
+	root.Version = buildVersion().short()
+	root.SetVersionTemplate("lrctl {{.Version}}\n")
+	polish(root)
 	return root
 }
