@@ -549,3 +549,23 @@ func checkSparse(x *Connection, cc cconn, toSize int, bad func(error, string, ..
 		return
 	}
 }
+
+// Fields lists what a probe of the network can record, as POPULATION:FIELD: each
+// population's state registers, then a (the dendritic input) and spike. Populations whose
+// program does not assemble are left out, and the error says why.
+func (n *Network) Fields() ([]string, error) {
+	var l errList
+	progs := map[string]*isa.Program{}
+	var out []string
+	for i := range n.Populations {
+		p := &n.Populations[i]
+		cp := n.compilePop(p, i, progs, &l)
+		if cp.prog == nil {
+			continue
+		}
+		for _, f := range append(append([]string{}, cp.prog.State...), chip.NameInput, chip.NameSpike) {
+			out = append(out, p.Name+":"+f)
+		}
+	}
+	return out, l.err()
+}

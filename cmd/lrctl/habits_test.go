@@ -61,3 +61,26 @@ func TestVersion(t *testing.T) {
 	require.Equal(t, float64(1), v["image_version"])
 	require.NotEmpty(t, v["kernels"])
 }
+
+// Completion helps: devices from discovery, chip sizes, formats, probes from the network.
+func TestCompletion(t *testing.T) {
+	shortRunDir(t)
+	out, _, err := lrctl2(t, "__complete", "run", examples+"hello.yaml", "--probe", "")
+	require.NoError(t, err)
+	for _, want := range []string{"exc:u\n", "exc:v\n", "exc:a\n", "exc:spike\n"} {
+		require.Contains(t, out, want)
+	}
+	out, _, err = lrctl2(t, "__complete", "run", "--chip", "")
+	require.NoError(t, err)
+	require.Contains(t, out, "prototype\t")
+	require.Contains(t, out, "full\t")
+	out, _, err = lrctl2(t, "__complete", "run", "--format", "")
+	require.NoError(t, err)
+	require.Contains(t, out, "npz\t")
+	out, _, err = lrctl2(t, "__complete", "info", "--device", "")
+	require.NoError(t, err)
+	require.Contains(t, out, "emu:\t")
+	out, _, err = lrctl2(t, "__complete", "image", "build", "")
+	require.NoError(t, err)
+	require.Contains(t, out, "yaml\n")
+}

@@ -2,7 +2,6 @@ package main
 
 import (
 	"encoding/hex"
-	"encoding/json"
 	"fmt"
 	"io"
 	"os"
@@ -89,9 +88,7 @@ func newImageInspectCmd() *cobra.Command {
 			}
 			s := summarize(img, len(b))
 			if asJSON {
-				enc := json.NewEncoder(cmd.OutOrStdout())
-				enc.SetIndent("", "  ")
-				return enc.Encode(s)
+				return printJSON(cmd.OutOrStdout(), s)
 			}
 			s.print(cmd.OutOrStdout(), args[0])
 			return nil
@@ -109,11 +106,16 @@ type imageSummary struct {
 	SHA256      string           `json:"sha256"`
 	Size        sizeSummary      `json:"size"`
 	Cores       []coreSummary    `json:"cores"`
-	Inputs      []image.Input    `json:"inputs"`
+	Inputs      []inputSummary   `json:"inputs"`
 	Connections []connSummary    `json:"connections"`
 	Outputs     []outputSummary  `json:"outputs"`
 	Populations []popSummary     `json:"populations"`
 	Totals      map[string]int64 `json:"totals"`
+}
+
+type inputSummary struct {
+	Name string `json:"name"`
+	Size int    `json:"size"`
 }
 
 type sizeSummary struct {
@@ -169,11 +171,11 @@ func span(what string, i, start, count int) string {
 
 func summarize(img *image.Image, nbytes int) *imageSummary {
 	s := &imageSummary{Network: img.Name, Version: image.Version, Bytes: nbytes, SHA256: hex.EncodeToString(img.SHA256[:]),
-		Size: sizeSummary{Cores: img.Size.Cores, NeuronsPerCore: img.Size.NeuronsPerCore}, Inputs: img.Inputs,
+		Size: sizeSummary{Cores: img.Size.Cores, NeuronsPerCore: img.Size.NeuronsPerCore}, Inputs: []inputSummary{},
 		Cores: []coreSummary{}, Connections: []connSummary{}, Outputs: []outputSummary{}, Populations: []popSummary{},
 		Totals: map[string]int64{}}
-	if s.Inputs == nil {
-		s.Inputs = []image.Input{}
+	for _, in := range img.Inputs {
+		s.Inputs = append(s.Inputs, inputSummary{Name: in.Name, Size: in.Size})
 	}
 	owner := map[int][]string{}
 	for _, p := range img.Pops {

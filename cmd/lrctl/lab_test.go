@@ -1,9 +1,12 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"regexp"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -115,4 +118,64 @@ func TestRandIsTheSameOnEveryDevice(t *testing.T) {
 	}
 	require.NoError(t, json.Unmarshal([]byte(here), &res))
 	require.Greater(t, len(res.Spikes), 100, "the network spikes")
+}
+
+var snake = regexp.MustCompile(`^[a-z][a-z0-9_]*$`)
+
+// checkStyle walks a JSON value: keys are snake_case, "serial" is a string, "size" an object
+// of cores and neurons_per_core.
+func checkStyle(t *testing.T, where string, v any) {
+	t.Helper()
+	switch x := v.(type) {
+	case map[string]any:
+		for k, e := range x {
+			require.Regexp(t, snake, k, "%s: key", where)
+			switch k {
+			case "serial":
+				require.IsType(t, "", e, "%s: serial", where)
+			case "size":
+				if m, ok := e.(map[string]any); ok {
+					require.Contains(t, m, "cores", where)
+					require.Contains(t, m, "neurons_per_core", where)
+				} else {
+					require.IsType(t, float64(0), e, "%s: size is the chip's (an object) or a count", where)
+				}
+			}
+			checkStyle(t, where+"."+k, e)
+		}
+	case []any:
+		for _, e := range x {
+			checkStyle(t, where, e)
+		}
+	}
+}
+
+// Every command's JSON has one style: snake_case keys, no HTML escaping, serial a string and
+// size an object everywhere.
+func TestJSONStyle(t *testing.T) {
+	ctx := context.Background()
+	dir := shortRunDir(t)
+	uri := serve(t, dir)
+	img := filepath.Join(t.TempDir(), "h.lrni")
+	_, _, err := lrctl2(t, "image", "build", examples+"hello.yaml", "-o", img)
+	require.NoError(t, err)
+	for _, args := range [][]string{
+		{"version", "--json"},
+		{"list", "--json"},
+		{"info", "--json", "--device", uri},
+		{"info", "--json", "--device", "emu:"},
+		{"sensors", "--json", "--device", uri},
+		{"load", "--json", "--device", uri, img},
+		{"load", "--json", "--dry-run", "--device", uri, img},
+		{"image", "inspect", "--json", img},
+		{"run", examples + "hello.yaml", "--steps", "20", "--format", "json", "--probe", "exc:v", "--input", examples + "hello_spikes.csv"},
+	} {
+		out, _, err := lrctlCtx(ctx, args...)
+		require.NoError(t, err, "%v", args)
+		require.NotContains(t, out, `\u003c`, "%v: no HTML escaping", args)
+		require.NotContains(t, out, `\u0026`, "%v", args)
+		var v any
+		require.NoError(t, json.Unmarshal([]byte(out), &v), "%v", args)
+		checkStyle(t, strings.Join(args[:2], " "), v)
+	}
 }

@@ -26,7 +26,7 @@ them. With nothing found it prints nothing (and [] with --json).`,
 				if found == nil {
 					found = []driver.Found{}
 				}
-				return printJSON(out, found)
+				return printJSON(out, listJSON(found))
 			}
 			if len(found) == 0 {
 				return nil

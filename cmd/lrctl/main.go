@@ -57,5 +57,6 @@ func newRoot() *cobra.Command {
 	root.Version = buildVersion().short()
 	root.SetVersionTemplate("lrctl {{.Version}}\n")
 	polish(root)
+	completions(root)
 	return root
 }
