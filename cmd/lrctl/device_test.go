@@ -80,10 +80,11 @@ func TestDeviceCommands(t *testing.T) {
 	defer cancel()
 	dir := shortRunDir(t)
 
-	// Nothing there: list prints nothing.
-	out, _, err := lrctlCtx(ctx, "list")
+	// Nothing there: list says so, on stderr, and prints nothing.
+	out, errOut, err := lrctlCtx(ctx, "list")
 	require.NoError(t, err)
 	require.Empty(t, out)
+	require.Contains(t, errOut, "no devices found: no USB or PCIe board, no emulator serving in "+dir)
 	out, _, err = lrctlCtx(ctx, "list", "--json")
 	require.NoError(t, err)
 	require.Equal(t, "[]\n", out)

@@ -3,9 +3,11 @@ package main
 import (
 	"context"
 	"fmt"
+	"hash/fnv"
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -46,29 +48,35 @@ $XDG_RUNTIME_DIR/lrchip, else /run/lrchip), where lrctl list finds it.`,
 				}
 				opts.Size = s
 			}
+			path := socket
+			if path == "" {
+				var err error
+				if path, err = freeSocket(driver.RunDir()); err != nil {
+					return err
+				}
+			}
 			opts.Serial = serial
+			if !cmd.Flags().Changed("serial") {
+				opts.Serial = serialFor(path) // each emulator its own serial
+			}
 			b, err := board.New(opts)
 			if err != nil {
 				return err
 			}
 			defer b.Close()
-			path := socket
-			if path == "" {
-				if path, err = freeSocket(driver.RunDir()); err != nil {
-					return err
-				}
-			}
 			ln, err := board.Listen(path)
 			if err != nil {
 				return err
 			}
+			// Leave nothing behind: the socket goes with the listener, the hosts' lock here.
+			defer os.Remove(driver.LockPath(path))
 			fmt.Fprintf(cmd.OutOrStdout(), "serving %s on emu:unix:%s\n", b, path)
 			return b.ServeUnix(ctxOf(cmd), ln)
 		},
 	}
 	cmd.Flags().StringVar(&socket, "socket", "", "socket path (default: emuN.sock in the run directory)")
 	cmd.Flags().StringVar(&size, "size", "", "chip size CORESxNEURONS (default 8x1024, the prototype)")
-	cmd.Flags().Uint64Var(&serial, "serial", 0, "serial number (default 1)")
+	cmd.Flags().Uint64Var(&serial, "serial", 0, "serial number (default: N+1 for emuN.sock, else from the socket's path)")
 	return cmd
 }
 
@@ -87,4 +95,17 @@ func freeSocket(dir string) (string, error) {
 		}
 	}
 	return "", fmt.Errorf("emu serve: no free emuN.sock in %s", dir)
+}
+
+// serialFor gives each emulator a serial of its own: N+1 for the run directory's emuN.sock
+// (which no two live emulators share), else a number made from the socket's path.
+func serialFor(path string) uint64 {
+	base := filepath.Base(path)
+	if n, err := strconv.ParseUint(strings.TrimSuffix(strings.TrimPrefix(base, "emu"), ".sock"), 10, 32); err == nil &&
+		strings.HasPrefix(base, "emu") && strings.HasSuffix(base, ".sock") {
+		return n + 1
+	}
+	h := fnv.New32a()
+	h.Write([]byte(path))
+	return 1000 + uint64(h.Sum32())
 }
