@@ -25,7 +25,15 @@ func TestMain(m *testing.M) {
 		}
 		os.Exit(0)
 	}
-	os.Exit(m.Run())
+	// Images lrctl load keeps go to a folder of the test's, not the user's cache.
+	cache, err := os.MkdirTemp("", "lrctl-images")
+	if err != nil {
+		panic(err)
+	}
+	os.Setenv(imageCacheEnv, cache)
+	code := m.Run()
+	os.RemoveAll(cache)
+	os.Exit(code)
 }
 
 func TestBenchRingJSON(t *testing.T) {

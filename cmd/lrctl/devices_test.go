@@ -3,9 +3,11 @@ package main
 import (
 	"bufio"
 	"context"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -78,4 +80,73 @@ func TestDefaultDeviceIsARunningEmulator(t *testing.T) {
 	require.Contains(t, errOut, "using "+first+", the first device found")
 	require.Greater(t, serialFor("/a/x.sock"), uint64(1000), "a path gives a serial above the run directory's")
 	require.NotEqual(t, serialFor("/a/x.sock"), serialFor("/b/x.sock"))
+}
+
+// lrctl load, then lrctl run without a network, runs what is loaded, under its names, from
+// where the device is: two runs of 20 steps give what one run of 40 gives.
+func TestRunWhatIsLoaded(t *testing.T) {
+	dir := shortRunDir(t)
+	uri := serve(t, dir)
+	img := filepath.Join(t.TempDir(), "h.lrni")
+	_, _, err := lrctl2(t, "image", "build", examples+"hello.yaml", "-o", img)
+	require.NoError(t, err)
+
+	_, _, err = lrctl2(t, "run", "--device", uri, "--steps", "5")
+	require.ErrorContains(t, err, "nothing is loaded on")
+	_, _, err = lrctl2(t, "run", "--device", "emu:", "--steps", "5")
+	require.ErrorContains(t, err, "keeps nothing loaded between commands")
+
+	var early, late strings.Builder
+	for step := 1; step <= 40; step++ {
+		for n := range 4 {
+			if step%(n+1) == 0 {
+				fmt.Fprintf(&early, "%d,in,%d\n", step, n)
+				if step > 20 {
+					fmt.Fprintf(&late, "%d,in,%d\n", step-20, n)
+				}
+			}
+		}
+	}
+	spikes, lateSpikes := writeFile(t, "s.csv", early.String()), writeFile(t, "l.csv", late.String())
+	whole, _, err := lrctl2(t, "run", "--device", "emu:", img, "--steps", "40", "--input", spikes)
+	require.NoError(t, err)
+
+	_, _, err = lrctl2(t, "load", "--device", uri, img)
+	require.NoError(t, err)
+	first, errOut, err := lrctl2(t, "run", "--device", uri, "--steps", "20", "--input", spikes)
+	require.NoError(t, err)
+	require.Contains(t, errOut, "running network hello, loaded on")
+	require.Contains(t, errOut, "from step 0")
+	second, errOut, err := lrctl2(t, "run", "--device", uri, "--steps", "20", "--input", lateSpikes)
+	require.NoError(t, err)
+	require.Contains(t, errOut, "from step 20")
+	w1, w2 := spikeRows(whole, 0, 1, 20), spikeRows(whole, 20, 1, 20)
+	require.NotEmpty(t, w1)
+	require.NotEmpty(t, w2)
+	require.Equal(t, w1, spikeRows(first, 0, 1, 20))
+	require.Equal(t, w2, spikeRows(second, 0, 1, 20), "the second run is steps 21-40, numbered from 1")
+
+	// Probes added by an earlier run stay on the device: a second run with probes says so.
+	_, _, err = lrctl2(t, "run", "--device", uri, "--steps", "2", "--probe", "exc:v")
+	require.NoError(t, err)
+	_, _, err = lrctl2(t, "run", "--device", uri, "--steps", "2", "--probe", "exc:v")
+	require.ErrorContains(t, err, "load the image again")
+}
+
+// spikeRows returns a result CSV's spike rows of steps [lo, hi], their steps less shift.
+func spikeRows(csv string, shift, lo, hi int) []string {
+	var out []string
+	for _, l := range strings.Split(csv, "\n") {
+		f := strings.Split(l, ",")
+		if len(f) < 5 || f[1] != "spike" {
+			continue
+		}
+		step, _ := strconv.Atoi(f[0])
+		step -= shift
+		if step >= lo && step <= hi {
+			f[0] = strconv.Itoa(step)
+			out = append(out, strings.Join(f, ","))
+		}
+	}
+	return out
 }

@@ -48,6 +48,9 @@ away with lrctl; use an emulator process (emu:unix:PATH) to keep it.`,
 			if err != nil {
 				return err
 			}
+			if err := cacheImage(img); err != nil { // for lrctl run without a network
+				fmt.Fprintf(cmd.ErrOrStderr(), "warning: keeping a copy for lrctl run: %v\n", err)
+			}
 			took := time.Since(start)
 			if f.jsonOut {
 				return printJSON(out, struct {

@@ -25,11 +25,13 @@ func newRunCmd() *cobra.Command {
 		strict                                            bool
 	)
 	cmd := &cobra.Command{
-		Use:   "run [--device URI] NETWORK --steps N [--input SPIKES] [--probe SPEC]... [--out FILE] [--format csv|json] [--raster FILE] [--plot FILE]",
+		Use:   "run [--device URI] [NETWORK] --steps N [--input SPIKES] [--probe SPEC]... [--out FILE] [--format csv|json|npz] [--raster FILE] [--plot FILE]",
 		Short: "Run a network (a description or an image) on a chip, with input spikes; write its output spikes and probes",
 		Long: `Runs NETWORK — a network description (YAML or JSON) or a network image (lrctl image
-build) — for N steps on the device, injecting the spikes of the --input file, and writes the
-output spikes and probed values as CSV or JSON to --out (default standard output).
+build) — for N steps on the device, injecting the spikes of the --input file and of the
+description's sources, and writes the output spikes and probed values as CSV, JSON or NumPy
+.npz to --out (default standard output). Without NETWORK it runs what lrctl load loaded on
+the device (an emulator process or a board), N more steps from where it is.
 
 Input spikes, CSV: "step,port,neuron[,payload]" per line (header optional, '#' comments);
 JSON: [{"step": 1, "port": "in", "neuron": 0, "payload": 1}, ...]. A spike given for step s is
@@ -42,7 +44,7 @@ population). JSON: {"network", "steps", "outputs", "spikes", "probes"}.
 --probe POPULATION:FIELD[:NEURONS] records a state register (v), a (the dendritic input) or
 spike (the payload) after every step, e.g. exc:v:0-9 or exc:a (all neurons). Repeatable.
 --raster draws the output spikes, --plot the probed traces, as .svg or .png.`,
-		Args: cobra.ExactArgs(1),
+		Args: cobra.RangeArgs(0, 1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if steps < 1 {
 				return fmt.Errorf("run: --steps N is required, at least 1")
@@ -76,9 +78,12 @@ spike (the payload) after every step, e.g. exc:v:0-9 or exc:a (all neurons). Rep
 			if traces != "" && len(specs) == 0 {
 				return fmt.Errorf("run: --plot draws probed traces: ask for some with --probe POPULATION:FIELD")
 			}
-			img, nw, err := loadNetwork(args[0], size, strict, cmd.ErrOrStderr())
-			if err != nil {
-				return err
+			var img *image.Image
+			var nw *network.Network
+			if len(args) == 1 {
+				if img, nw, err = loadNetwork(args[0], size, strict, cmd.ErrOrStderr()); err != nil {
+					return err
+				}
 			}
 			var sources []run.Source
 			if nw != nil {
@@ -109,6 +114,13 @@ spike (the payload) after every step, e.g. exc:v:0-9 or exc:a (all neurons). Rep
 			defer dev.Close()
 
 			opts := run.Options{Steps: steps, Inputs: inputs, Probes: specs, Sources: sources}
+			if img == nil {
+				if img, opts.At, err = loadedImage(dev); err != nil {
+					return err
+				}
+				opts.Loaded = true
+				fmt.Fprintf(cmd.ErrOrStderr(), "running network %s, loaded on %s, from step %d\n", orNone(img.Name), dev, opts.At)
+			}
 			if bar := progressBar(cmd.ErrOrStderr(), steps); bar != nil {
 				opts.Progress = func(done int) { bar.Set(done) }
 				defer bar.Finish()

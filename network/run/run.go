@@ -31,6 +31,11 @@ type Options struct {
 	// sources, network.Generator): each chunk's spikes are made and injected just before it
 	// runs, so a long run never holds them all.
 	Sources []Source
+	// Loaded says the image is already loaded on the device (lrctl load), which is at step
+	// At: Run does not load it, and runs steps At+1, ..., At+Steps, which the result
+	// numbers 1, ..., Steps.
+	Loaded bool
+	At     uint64
 	// Chunk is how many steps run between reads of the device's output: longer chunks make
 	// fewer round trips to a device in another process, shorter ones report progress more
 	// often. Default DefaultChunk.
@@ -129,7 +134,10 @@ func Run(ctx context.Context, dev device.Device, img *image.Image, opts Options)
 	if err != nil {
 		return nil, err
 	}
-	if err := dev.Load(ctx, img); err != nil {
+	var base uint64 // the device's step before this run's first
+	if opts.Loaded {
+		base = opts.At
+	} else if err := dev.Load(ctx, img); err != nil {
 		return nil, fmt.Errorf("run: %w: %w", ErrDevice, err)
 	}
 	res := &Result{Network: img.Name, Outputs: []Port{}, Spikes: []Spike{}, Probes: []Trace{}, Ignored: ignored, Saturated: saturated}
@@ -145,7 +153,11 @@ func Run(ctx context.Context, dev device.Device, img *image.Image, opts Options)
 				return nil, fmt.Errorf("run: %w: probe %s: %w", ErrDevice, t.spec, err)
 			}
 			if id != len(slots) {
-				return nil, fmt.Errorf("run: %w: probe %s: the device numbered it %d, want %d", ErrDevice, t.spec, id, len(slots))
+				hint := ""
+				if opts.Loaded {
+					hint = " (probes of an earlier run are still on the device: load the image again)"
+				}
+				return nil, fmt.Errorf("run: %w: probe %s: the device numbered it %d, want %d%s", ErrDevice, t.spec, id, len(slots), hint)
 			}
 			slots = append(slots, probeSlot{trace: ti, pos: t.pos[core]})
 		}
@@ -177,6 +189,9 @@ func Run(ctx context.Context, dev device.Device, img *image.Image, opts Options)
 		}
 		if len(batch) > 0 {
 			slices.SortStableFunc(batch, func(a, b chip.Spike) int { return int(a.Step) - int(b.Step) })
+			for i := range batch {
+				batch[i].Step += base
+			}
 			if err := dev.Inject(ctx, batch); err != nil {
 				return res, fmt.Errorf("run: %w: %w", ErrDevice, err)
 			}
@@ -184,6 +199,9 @@ func Run(ctx context.Context, dev device.Device, img *image.Image, opts Options)
 		runErr := dev.Run(ctx, n)
 		out.Reset()
 		readErr := dev.Read(ctx, &out)
+		if base > 0 {
+			rebase(&out, base)
+		}
 		// What the device emitted counts even when it failed: keep the steps that completed.
 		got, err := res.collect(img, &out, slots, done)
 		if err == nil {
@@ -195,7 +213,7 @@ func Run(ctx context.Context, dev device.Device, img *image.Image, opts Options)
 		if err != nil {
 			if len(slots) == 0 {
 				// Without probes, the device's clock says how far it got.
-				got = max(got, min(int(dev.Time()), done+n))
+				got = max(got, min(int(dev.Time()-min(dev.Time(), base)), done+n))
 			}
 			res.Steps = got
 			if ctx.Err() != nil {
@@ -355,4 +373,21 @@ func resolveProbes(img *image.Image, specs []ProbeSpec) ([]resolved, error) {
 		out = append(out, r)
 	}
 	return out, nil
+}
+
+// rebase numbers a continued run's output from its first step: device step base+k is k
+// (anything older is left at 0, which collect refuses).
+func rebase(out *chip.Output, base uint64) {
+	at := func(s uint64) uint64 {
+		if s <= base {
+			return 0
+		}
+		return s - base
+	}
+	for i := range out.Spikes {
+		out.Spikes[i].Step = at(out.Spikes[i].Step)
+	}
+	for i := range out.Samples {
+		out.Samples[i].Step = at(out.Samples[i].Step)
+	}
 }
