@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"time"
 
 	"github.com/schollz/progressbar/v3"
 	"github.com/spf13/cobra"
@@ -20,9 +21,11 @@ import (
 func newRunCmd() *cobra.Command {
 	var (
 		uri, chipSize, input, out, format, raster, traces string
-		probes                                            []string
-		steps                                             int
+		probes, scales                                    []string
+		steps, dpi                                        int
 		strict                                            bool
+		picSize                                           string
+		dt                                                time.Duration
 	)
 	cmd := &cobra.Command{
 		Use:   "run [--device URI] [NETWORK] --steps N [--input SPIKES] [--probe SPEC]... [--out FILE] [--format csv|json|npz] [--raster FILE] [--plot FILE]",
@@ -43,7 +46,9 @@ population). JSON: {"network", "steps", "outputs", "spikes", "probes"}.
 
 --probe POPULATION:FIELD[:NEURONS] records a state register (v), a (the dendritic input) or
 spike (the payload) after every step, e.g. exc:v:0-9 or exc:a (all neurons). Repeatable.
---raster draws the output spikes, --plot the probed traces, as .svg or .png.`,
+--raster draws the output spikes (ports named with their populations; graded payloads as
+colours), --plot the probed traces (as steps; a heat map for probes of many neurons), as .svg,
+.png or .pdf; --size, --dpi, --dt (time instead of steps) and --scale (physical units) shape them.`,
 		Args: cobra.RangeArgs(0, 1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if steps < 1 {
@@ -74,6 +79,19 @@ spike (the payload) after every step, e.g. exc:v:0-9 or exc:a (all neurons). Rep
 						return err
 					}
 				}
+			}
+			popts := plot.Options{DPI: dpi, StepDuration: dt, Scales: map[string]plot.Scale{}}
+			if picSize != "" {
+				if popts.Width, popts.Height, err = plot.ParseSize(picSize); err != nil {
+					return err
+				}
+			}
+			for _, s := range scales {
+				field, sc, err := plot.ParseScale(s)
+				if err != nil {
+					return err
+				}
+				popts.Scales[field] = sc
 			}
 			if traces != "" && len(specs) == 0 {
 				return fmt.Errorf("run: --plot draws probed traces: ask for some with --probe POPULATION:FIELD")
@@ -146,12 +164,12 @@ spike (the payload) after every step, e.g. exc:v:0-9 or exc:a (all neurons). Rep
 				return fmt.Errorf("%w (the results of the %d steps that completed were written)", runErr, res.Steps)
 			}
 			if raster != "" {
-				if err := plot.SaveRaster(res, raster); err != nil {
+				if err := plot.SaveRaster(res, raster, popts); err != nil {
 					return err
 				}
 			}
 			if traces != "" {
-				if err := plot.SaveTraces(res, traces); err != nil {
+				if err := plot.SaveTraces(res, traces, popts); err != nil {
 					return err
 				}
 			}
@@ -172,6 +190,10 @@ spike (the payload) after every step, e.g. exc:v:0-9 or exc:a (all neurons). Rep
 	f.StringVar(&format, "format", "", "results format: csv or json (default: by --out's extension, else csv)")
 	f.StringVar(&raster, "raster", "", "draw the output spikes into this .svg or .png")
 	f.StringVar(&traces, "plot", "", "draw the probed traces into this .svg or .png")
+	f.StringVar(&picSize, "size", "", "picture size WIDTHxHEIGHT in inches, cm or mm (e.g. 8x4, 20x10cm; default: from what is drawn)")
+	f.IntVar(&dpi, "dpi", 150, "resolution of .png pictures")
+	f.DurationVar(&dt, "dt", 0, "the duration of a step (e.g. 1ms): plots show time instead of steps")
+	f.StringArrayVar(&scales, "scale", nil, "plot FIELD in physical units: FIELD=FACTOR[:UNIT], e.g. v=0.015625:mV (repeatable)")
 	f.BoolVar(&strict, "strict", false, "refuse a description whose weights quantization changes (default: a warning per connection)")
 	return cmd
 }
