@@ -111,3 +111,17 @@ func TestParseOptions(t *testing.T) {
 		require.ErrorIs(t, err, ErrUsage, bad)
 	}
 }
+
+func FuzzParseOptions(f *testing.F) {
+	for _, s := range []string{"8x4", "20x10cm", "v=0.5:mV", "x", "1e308x1", "NaNx1"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		if w, h, err := ParseSize(s); err == nil && (w <= 0 || h <= 0 || w > 100*vg.Inch || h > 100*vg.Inch) {
+			t.Fatalf("size %q gave %v×%v", s, w, h)
+		}
+		if _, sc, err := ParseScale(s); err == nil && sc.Factor == 0 {
+			t.Fatalf("scale %q gave a zero factor", s)
+		}
+	})
+}
