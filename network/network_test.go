@@ -2,6 +2,7 @@ package network_test
 
 import (
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -389,4 +390,28 @@ func FuzzParse(f *testing.F) {
 			require.Equal(t, n, m)
 		}
 	})
+}
+
+// Hostile input loses no memory and makes no error as large as itself: a name of megabytes
+// is quoted in part, thousands of problems are counted past the first 20, and a program
+// source of /dev/zero is refused at its cap.
+func TestHostileInputErrors(t *testing.T) {
+	huge := strings.Repeat("x", 1<<20)
+	n := &network.Network{Populations: []network.Population{{Name: "9" + huge, Size: 1, Program: "rf", Consts: map[string]int32{"cos_d": 1, "sin_d": 1, "vth": 1}}}}
+	for i := range 5000 {
+		n.Populations = append(n.Populations, network.Population{Name: fmt.Sprintf("p%d", i), Size: 0, Program: "rf"})
+	}
+	err := n.Validate()
+	require.Error(t, err)
+	require.Less(t, len(err.Error()), 8000, "20 problems and a count, each quoting at most 64 bytes")
+	require.Contains(t, err.Error(), "… (1048577 bytes)")
+	require.Contains(t, err.Error(), "and 19981 more problems")
+	require.ErrorIs(t, err, network.ErrRange)
+
+	if _, statErr := os.Stat("/dev/zero"); statErr == nil {
+		z := &network.Network{Populations: []network.Population{{Name: "z", Size: 1, SourceFile: "/dev/zero"}}}
+		err = z.Validate()
+		require.ErrorIs(t, err, network.ErrProgram)
+		require.ErrorContains(t, err, `"/dev/zero": more than 1048576 bytes`)
+	}
 }

@@ -6,7 +6,9 @@ import (
 	"fmt"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/lrchip/lrchip/chip"
 	"github.com/lrchip/lrchip/device"
@@ -276,7 +278,7 @@ func (r *Result) collect(img *image.Image, out *chip.Output, slots []probeSlot, 
 func schedule(img *image.Image, opts Options) (out []chip.Spike, ignored, saturated int, err error) {
 	for i, s := range opts.Inputs {
 		bad := func(f string, a ...any) error {
-			return fmt.Errorf("run: %w: spike %d (step %d, port %q, neuron %d): %s", ErrSpikes, i+1, s.Step, s.Port, s.Neuron, fmt.Sprintf(f, a...))
+			return fmt.Errorf("run: %w: spike %d (step %d, port %s, neuron %d): %s", ErrSpikes, i+1, s.Step, quote(s.Port), s.Neuron, fmt.Sprintf(f, a...))
 		}
 		p := img.Input(s.Port)
 		switch {
@@ -335,7 +337,7 @@ func resolveProbes(img *image.Image, specs []ProbeSpec) ([]resolved, error) {
 			for _, p := range img.Pops {
 				l = append(l, p.Name)
 			}
-			return nil, bad("no population %q (%s)", sp.Population, names("populations", l))
+			return nil, bad("no population %s (%s)", quote(sp.Population), names("populations", l))
 		}
 		pop := img.Pops[pi]
 		prog := img.Core(pop.Segments[0].Core).Program
@@ -390,4 +392,16 @@ func rebase(out *chip.Output, base uint64) {
 	for i := range out.Samples {
 		out.Samples[i].Step = at(out.Samples[i].Step)
 	}
+}
+
+// quote is %q of s cut to 64 bytes: an input file's names are not echoed without bound.
+func quote(s string) string {
+	if len(s) <= 64 {
+		return strconv.Quote(s)
+	}
+	cut := 64
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return fmt.Sprintf("%s… (%d bytes)", strconv.Quote(s[:cut]), len(s))
 }
