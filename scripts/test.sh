@@ -20,3 +20,5 @@ scripts/with-usb-emu.sh lrctl conformance --device usb:1209:0001 ../shared/vecto
 # hostlib from C and Python: builds liblrchip.so, runs the C example and the multi-threaded C
 # test, the Python package's pytest suite and the HTTP server with curl (never skipped).
 ./scripts/test-hostlib.sh
+# Every fuzz target fuzzes briefly (its corpus already ran above).
+./scripts/fuzz-smoke.sh

@@ -58,5 +58,10 @@ func newRoot() *cobra.Command {
 	root.AddCommand(newTopCmd())
 	root.AddCommand(newExporterCmd())
 	root.AddCommand(newServeCmd())
+	root.AddCommand(newVersionCmd())
+	root.Version = buildVersion().short()
+	root.SetVersionTemplate("lrctl {{.Version}}\n")
+	polish(root)
+	completions(root)
 	return root
 }

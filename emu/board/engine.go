@@ -475,6 +475,8 @@ func (b *Board) softReset() {
 	b.running = false
 	b.net, _ = emptyNetwork(b.size) // cannot fail: the size was checked by New
 	b.loaded = false
+	b.regs.store(regmap.RegImageCRC, 0)
+	b.regs.store(regmap.RegImageSize, 0)
 	b.t = 0
 	b.pending = nil
 	b.mem = nil
@@ -775,28 +777,32 @@ func (e *engine) loadCmd(c regmap.Command) {
 		case a.Flags&regmap.LoadFlagDryRun != 0:
 			e.complete(c, regmap.ResultOK, regmap.LoadResult{}.Append(nil))
 		default:
-			e.install(c, data)
+			if e.install(c, data) {
+				e.r.store(regmap.RegImageCRC, a.CRC32)
+				e.r.store(regmap.RegImageSize, uint32(ld.size))
+			}
 		}
 	}
 }
 
-// install decodes an image and makes it the board's network.
-func (e *engine) install(c regmap.Command, data []byte) {
+// install decodes an image and makes it the board's network; false when it refused it.
+func (e *engine) install(c regmap.Command, data []byte) bool {
 	b := e.b
 	img, err := image.Decode(data)
 	if err != nil {
 		e.fail(c, regmap.ResultBadImage, "%v", err)
-		return
+		return false
 	}
 	n, err := buildNetwork(b.size, img)
 	if err != nil {
 		e.fail(c, regmap.ResultBadImage, "%v", err)
-		return
+		return false
 	}
 	b.net, b.loaded, b.t, b.pending = n, true, 0, nil
 	b.sens.last = emu.Stats{}
 	e.r.store64(regmap.RegTimestepLo, 0)
 	e.complete(c, regmap.ResultOK, regmap.LoadResult{Inputs: uint32(len(n.inputs)), Outputs: uint32(n.outputs), Cores: uint32(n.cores)}.Append(nil))
+	return true
 }
 
 func (e *engine) memCmd(c regmap.Command) {
