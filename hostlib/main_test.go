@@ -5,9 +5,10 @@ import (
 	"testing"
 
 	"github.com/lrchip/lrchip/hostlib/internal/emuproc"
+	"github.com/lrchip/lrchip/internal/testenv"
 )
 
 func TestMain(m *testing.M) {
 	emuproc.Main() // the test binary doubles as an emulated board process
-	os.Exit(m.Run())
+	os.Exit(testenv.RunM(m))
 }

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/lrchip/lrchip/internal/testenv"
 	"github.com/stretchr/testify/require"
 )
 
@@ -31,7 +32,7 @@ func TestMain(m *testing.M) {
 		panic(err)
 	}
 	os.Setenv(imageCacheEnv, cache)
-	code := m.Run()
+	code := testenv.RunM(m)
 	os.RemoveAll(cache)
 	os.Exit(code)
 }

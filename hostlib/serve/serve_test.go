@@ -21,11 +21,12 @@ import (
 	"github.com/lrchip/lrchip/hostlib"
 	"github.com/lrchip/lrchip/hostlib/internal/emuproc"
 	"github.com/lrchip/lrchip/hostlib/serve"
+	"github.com/lrchip/lrchip/internal/testenv"
 )
 
 func TestMain(m *testing.M) {
 	emuproc.Main()
-	os.Exit(m.Run())
+	os.Exit(testenv.RunM(m))
 }
 
 const example = "../../examples/pipeline/pipeline.yaml"
