@@ -176,10 +176,14 @@ func DefaultURI(ctx context.Context) (uri string, fallback bool, err error) {
 	return "emu:", true, nil
 }
 
-var fallbackNote sync.Once
+var (
+	noteMu sync.Mutex
+	noted  = map[string]bool{}
+)
 
-// Resolve returns uri, or when it is empty DefaultURI's choice; falling back to the
-// in-process emulator is said once per process on note (nil: silent).
+// Resolve returns uri, or when it is empty DefaultURI's choice: the first board, else the
+// first emulator process nobody holds, else the in-process emulator. The choice is said on
+// note (nil: silent), once per process and device.
 func Resolve(ctx context.Context, uri string, note io.Writer) (string, error) {
 	if uri != "" {
 		return uri, nil
@@ -188,10 +192,15 @@ func Resolve(ctx context.Context, uri string, note io.Writer) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	if fallback && note != nil {
-		fallbackNote.Do(func() {
-			fmt.Fprintln(note, "no board found; using the in-process emulator (emu:)")
-		})
+	noteMu.Lock()
+	defer noteMu.Unlock()
+	if note != nil && !noted[u] {
+		noted[u] = true
+		if fallback {
+			fmt.Fprintln(note, "no board or emulator process found; using the in-process emulator (emu:)")
+		} else {
+			fmt.Fprintf(note, "using %s, the first device found (--device URI to choose; lrctl list shows them)\n", u)
+		}
 	}
 	return u, nil
 }

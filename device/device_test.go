@@ -55,13 +55,15 @@ func TestDefaultAndResolve(t *testing.T) {
 		require.NoError(t, err)
 		require.Equal(t, "emu:", uri)
 	}
-	require.Equal(t, "no board found; using the in-process emulator (emu:)\n", note.String())
+	require.Equal(t, "no board or emulator process found; using the in-process emulator (emu:)\n", note.String())
 
-	// A board found comes first; a URI given is taken as it is.
+	// A board found comes first, and the choice is said; a URI given is taken as it is.
 	boards = []string{"usb:1209:0001:A", "pcie:0000:01:00.0"}
-	uri, err = Resolve(context.Background(), "", nil)
+	note.Reset()
+	uri, err = Resolve(context.Background(), "", &note)
 	require.NoError(t, err)
 	require.Equal(t, "usb:1209:0001:A", uri)
+	require.Equal(t, "using usb:1209:0001:A, the first device found (--device URI to choose; lrctl list shows them)\n", note.String())
 	uri, err = Resolve(context.Background(), "emu:unix:/x", nil)
 	require.NoError(t, err)
 	require.Equal(t, "emu:unix:/x", uri)

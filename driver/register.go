@@ -2,6 +2,7 @@ package driver
 
 import (
 	"context"
+	"time"
 
 	"github.com/lrchip/lrchip/device"
 )
@@ -17,6 +18,18 @@ func init() {
 		var uris []string
 		for _, f := range found {
 			uris = append(uris, f.URI)
+		}
+		return uris, err
+	})
+	// After the boards, emulator processes that nobody holds: a lab that runs lrctl emu
+	// serve means its commands to use it before the in-process emulator.
+	device.RegisterFinder(func(ctx context.Context) ([]string, error) {
+		emus, err := scanEmulators(ctx, RunDir(), time.Second)
+		var uris []string
+		for _, f := range emus {
+			if f.Error == "" && f.Holder == "" {
+				uris = append(uris, f.URI)
+			}
 		}
 		return uris, err
 	})

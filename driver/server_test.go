@@ -16,6 +16,7 @@ import (
 
 	"github.com/lrchip/lrchip/emu/board"
 	"github.com/lrchip/lrchip/firmware/regmap"
+	"github.com/lrchip/lrchip/internal/testenv"
 )
 
 // The test binary doubles as an emulator process and as a second client, so that the tests
@@ -37,7 +38,7 @@ func TestMain(m *testing.M) {
 		os.Exit(clientMain(u))
 	}
 	preloadForUSB() // the lab build's USB tests need libumockdev-preload in this process
-	os.Exit(m.Run())
+	os.Exit(testenv.RunM(m))
 }
 
 func serveMain(path string) int {

@@ -103,13 +103,20 @@ func (u URI) String() string {
 const RunDirEnv = "LRCHIP_RUN_DIR"
 
 // RunDir returns the directory where emulator processes put their sockets (NAME.sock) and
-// where device locks live: $LRCHIP_RUN_DIR, else $XDG_RUNTIME_DIR/lrchip, else /run/lrchip.
-func RunDir() string {
-	if d := os.Getenv(RunDirEnv); d != "" {
+// where device locks live: $LRCHIP_RUN_DIR, else $XDG_RUNTIME_DIR/lrchip, else /run/lrchip
+// where this user may write there (a system set up for the lab), else lrchip-UID in the
+// temporary directory (a login without XDG_RUNTIME_DIR: a container, cron, sudo).
+func RunDir() string { return runDir(os.Getenv, writableDir) }
+
+func runDir(getenv func(string) string, writable func(string) bool) string {
+	if d := getenv(RunDirEnv); d != "" {
 		return d
 	}
-	if d := os.Getenv("XDG_RUNTIME_DIR"); d != "" {
+	if d := getenv("XDG_RUNTIME_DIR"); d != "" {
 		return filepath.Join(d, "lrchip")
 	}
-	return "/run/lrchip"
+	if writable("/run/lrchip") {
+		return "/run/lrchip"
+	}
+	return filepath.Join(os.TempDir(), "lrchip-"+strconv.Itoa(os.Getuid()))
 }

@@ -123,6 +123,11 @@ func execGo(op isa.Opcode, d, a, b, c []int32, n int32) {
 		for i := range d {
 			d[i] = isa.Wrap(a[i], n)
 		}
+	case isa.OpRand:
+		a, b = a[:len(d)], b[:len(d)]
+		for i := range d {
+			d[i] = isa.Rand(a[i], b[i])
+		}
 	default:
 		// The rest (shifts by per-neuron amounts, division, saturating add) use the reference
 		// ALU directly: rare in neuron programs and full of edge cases.

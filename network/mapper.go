@@ -76,6 +76,9 @@ func Map(n *Network, size chip.Size) (*image.Image, error) {
 	if err := l.err(); err != nil {
 		return nil, err
 	}
+	if err := c.checkSize(segs); err != nil {
+		return nil, err
+	}
 
 	img := &image.Image{Name: c.name}
 	for i, p := range c.pops {
@@ -260,7 +263,7 @@ func coreHolds(img *image.Image, k int) string {
 		pos := 0
 		for _, s := range p.Segments {
 			if s.Core == k {
-				out = append(out, fmt.Sprintf("population %q, neurons %d-%d", p.Name, pos, pos+s.Count-1))
+				out = append(out, fmt.Sprintf("population %s, neurons %d-%d", quote(p.Name), pos, pos+s.Count-1))
 			}
 			pos += s.Count
 		}
@@ -396,4 +399,76 @@ func groupSparse(s *Sparse, srcs []srcBlock, dst []image.Segment) map[[2]int][]i
 		out[key] = append(out[key], k)
 	}
 	return out
+}
+
+// imageBytes estimates, from above and without building anything, the bytes of the image of
+// the placed network: neuron parameters and state, and the synapses (2 bytes per dense weight,
+// 4 per sparse synapse plus the sparse index), with the records' fixed parts.
+func (c *compiled) imageBytes(segs [][]image.Segment) (bytes, synapses int64) {
+	bytes = 1024 // header, section table, checksum, names
+	for i, p := range c.pops {
+		regs := int64(len(p.prog.Params) + len(p.prog.State))
+		bytes += int64(p.size)*4*regs + int64(len(segs[i]))*(512+4*int64(len(p.prog.Consts))) + 300
+	}
+	for i := range c.conns {
+		x := &c.conns[i]
+		blocks := int64(len(segs[x.to]))
+		if !x.fromInput {
+			blocks *= int64(len(segs[x.from]))
+		}
+		bytes += blocks * 320 // record fields, name, padding
+		if x.sparse != nil {
+			n := int64(len(x.sparse.Pre))
+			synapses += n
+			bytes += 4*n + 4*(int64(x.fromSize)+blocks)*int64(len(segs[x.to]))
+			continue
+		}
+		n := int64(x.fromSize) * int64(x.toSize)
+		synapses += n
+		bytes += 2 * n
+	}
+	return bytes, synapses
+}
+
+// checkSize refuses, wrapping ErrTooLarge, a network whose image would exceed the format's
+// limit, before anything of that size is allocated.
+func (c *compiled) checkSize(segs [][]image.Segment) error {
+	b, syns := c.imageBytes(segs)
+	if b <= image.MaxImageSize {
+		return nil
+	}
+	var big []string
+	for i := range c.conns {
+		x := &c.conns[i]
+		n := int64(x.fromSize) * int64(x.toSize)
+		if x.sparse != nil {
+			n = int64(len(x.sparse.Pre))
+		}
+		if n >= 1<<24 {
+			big = append(big, fmt.Sprintf("%s: %d synapses", quote(x.name), n))
+		}
+	}
+	hint := ""
+	if len(big) > 0 {
+		if len(big) > 5 {
+			big = append(big[:5], fmt.Sprintf("and %d more", len(big)-5))
+		}
+		hint = fmt.Sprintf(" (the largest connections: %s; a dense connection stores every pair, a sparse one or a rule only the synapses it has)", strings.Join(big, ", "))
+	}
+	return fmt.Errorf("network: %w: its image would take about %s for %d synapses, the image format's limit is %s (1 GiB)%s",
+		ErrTooLarge, humanBytes(b), syns, humanBytes(image.MaxImageSize), hint)
+}
+
+// humanBytes writes n bytes in the largest binary unit that keeps a number ≥ 1.
+func humanBytes(n int64) string {
+	units := []string{"bytes", "KiB", "MiB", "GiB", "TiB"}
+	f, u := float64(n), 0
+	for f >= 1024 && u < len(units)-1 {
+		f /= 1024
+		u++
+	}
+	if u == 0 {
+		return fmt.Sprintf("%d bytes", n)
+	}
+	return fmt.Sprintf("%.1f %s", f, units[u])
 }

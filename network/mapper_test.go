@@ -382,3 +382,20 @@ func TestMapSharingDoesNotFitEither(t *testing.T) {
 	_, err = network.Map(n, chip.Size{Cores: 6, NeuronsPerCore: 1024})
 	require.NoError(t, err)
 }
+
+// A network whose image would pass the format's limit is refused from an estimate, before its
+// synapses are built: a dense 8192 → 1,048,576 connection would take 16 GiB, 8192 → 65,536 a
+// little over 1 GiB.
+func TestMapRefusesImagesAboveTheLimit(t *testing.T) {
+	for _, to := range []int{1 << 20, 1 << 16} {
+		n := &network.Network{
+			Inputs:      []network.Input{{Name: "in", Size: 8192}},
+			Populations: []network.Population{{Name: "p", Size: to, Program: "rf", Consts: map[string]int32{"cos_d": 1, "sin_d": 1, "vth": 1}}},
+			Connections: []network.Connection{{From: "in", To: "p", Weights: network.Fill(2)}},
+		}
+		_, err := network.Map(n, chip.Full)
+		require.ErrorIs(t, err, network.ErrTooLarge, "to %d", to)
+		require.ErrorContains(t, err, "the image format's limit is 1.0 GiB")
+		require.ErrorContains(t, err, fmt.Sprintf(`"in->p": %d synapses`, 8192*to))
+	}
+}

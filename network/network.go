@@ -3,16 +3,22 @@ package network
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io"
 	"math"
 	"strconv"
+	"strings"
 )
 
 // Network is a network description: populations of neurons running a neuron program, input
 // ports the host injects spikes into, connections, and output ports whose spikes the host
 // reads. Everything is referred to by name.
 type Network struct {
-	Name        string       `json:"name,omitempty"`
+	Name string `json:"name,omitempty"`
+	// Seed seeds every pseudo-random part of the description that has no seed of its own:
+	// connection rules, spike sources and generated values (docs/description.md says how).
+	Seed        uint64       `json:"seed,omitempty"`
 	Inputs      []Input      `json:"inputs,omitempty"`
 	Populations []Population `json:"populations"`
 	Connections []Connection `json:"connections,omitempty"`
@@ -23,10 +29,12 @@ type Network struct {
 	Dir string `json:"-"`
 }
 
-// Input is an input port: Size virtual neurons whose spikes the host injects.
+// Input is an input port: Size virtual neurons whose spikes the host injects, from a file
+// given to the run and, when Source is set, from a generator.
 type Input struct {
-	Name string `json:"name"`
-	Size int    `json:"size"`
+	Name   string  `json:"name"`
+	Size   int     `json:"size"`
+	Source *Source `json:"source,omitempty"`
 }
 
 // Population is a group of Size neurons running one neuron program, given by exactly one of
@@ -47,22 +55,25 @@ type Population struct {
 }
 
 // Connection joins every neuron of From (a population or an input port) to the neurons of
-// To (a population) with synapses given by exactly one of Weights (dense) or Sparse. Its
+// To (a population) with synapses given by exactly one of Weights (dense), Sparse or Rule
+// (a connection rule, with Weights one weight for every synapse it makes; see Rule). Its
 // settings are Lava Dense's: SignMode ("MIXED", the default, "EXCITATORY" or "INHIBITORY"),
 // WeightBits (num_weight_bits, 1..8; 0 means 8), WeightExp (−16..15: the summed input is
 // shifted left by it, or right when negative) and Graded (weight × payload; otherwise every
 // spike counts as 1). Weights must lie in the sign mode's range ([−256, 255], [0, 255] or
 // [−255, 0]); the chip then keeps their top WeightBits bits.
 type Connection struct {
-	Name       string  `json:"name,omitempty"` // default "FROM->TO"
-	From       string  `json:"from"`
-	To         string  `json:"to"`
-	Weights    *Matrix `json:"weights,omitempty"`
-	Sparse     *Sparse `json:"sparse,omitempty"`
-	SignMode   string  `json:"sign_mode,omitempty"`
-	WeightBits int     `json:"num_weight_bits,omitempty"`
-	WeightExp  int     `json:"weight_exp,omitempty"`
-	Graded     bool    `json:"graded,omitempty"`
+	Name    string  `json:"name,omitempty"` // default "FROM->TO"
+	From    string  `json:"from"`
+	To      string  `json:"to"`
+	Weights *Matrix `json:"weights,omitempty"`
+	Sparse  *Sparse `json:"sparse,omitempty"`
+	Rule    *Rule   `json:"rule,omitempty"` // synapses made by a rule; Weights is then one weight for all
+
+	SignMode   string `json:"sign_mode,omitempty"`
+	WeightBits int    `json:"num_weight_bits,omitempty"`
+	WeightExp  int    `json:"weight_exp,omitempty"`
+	Graded     bool   `json:"graded,omitempty"`
 }
 
 // Output is an output port: neurons [Start, Start+Count) of a population (Count 0: to the end
@@ -83,11 +94,27 @@ type Sparse struct {
 	Weights Values `json:"weights"`
 }
 
-// Values is a per-neuron (or per-synapse) value: one value for all (Each nil: All) or one per
-// neuron (Each). In a file it is a number or a list of numbers.
+// Values is a per-neuron (or per-synapse) value: one value for all (Each nil: All), one per
+// neuron (Each), or, for parameters and state, drawn per neuron (Uniform). In a file it is a
+// number, a list of numbers, or {uniform: [LO, HI], seed: S}.
 type Values struct {
-	All  int32
-	Each []int32
+	All     int32
+	Each    []int32
+	Uniform *Uniform
+}
+
+// Uniform draws one value per neuron, uniformly from [Lo, Hi], from the population's stream of
+// Seed (default: the network's seed); see docs/description.md. [-2147483648, 2147483647]
+// gives every neuron a 32-bit seed for the rand instruction.
+type Uniform struct {
+	Lo, Hi int32
+	Seed   *uint64
+}
+
+// uniformJSON is Uniform's form in a file.
+type uniformJSON struct {
+	Uniform []json.Number `json:"uniform"`
+	Seed    *uint64       `json:"seed,omitempty"`
 }
 
 // All returns Values giving v to every neuron.
@@ -96,7 +123,7 @@ func All(v int32) Values { return Values{All: v} }
 // Each returns Values giving vs[i] to neuron i.
 func Each(vs ...int32) Values { return Values{Each: vs} }
 
-// At returns the value of neuron i.
+// At returns the value of neuron i (for Uniform: 0; the description's compile draws them).
 func (v Values) At(i int) int32 {
 	if v.Each != nil {
 		return v.Each[i]
@@ -104,17 +131,43 @@ func (v Values) At(i int) int32 {
 	return v.All
 }
 
-// MarshalJSON writes a number (All) or a list (Each).
+// MarshalJSON writes a number (All), a list (Each) or the generator (Uniform).
 func (v Values) MarshalJSON() ([]byte, error) {
+	if v.Uniform != nil {
+		return json.Marshal(uniformJSON{Uniform: []json.Number{json.Number(strconv.Itoa(int(v.Uniform.Lo))), json.Number(strconv.Itoa(int(v.Uniform.Hi)))}, Seed: v.Uniform.Seed})
+	}
 	if v.Each != nil {
 		return json.Marshal(v.Each)
 	}
 	return json.Marshal(v.All)
 }
 
-// UnmarshalJSON reads a number or a list of numbers, each a 32-bit signed integer.
+// UnmarshalJSON reads a number or a list of numbers, each a 32-bit signed integer, or
+// {"uniform": [LO, HI], "seed": S}.
 func (v *Values) UnmarshalJSON(b []byte) error {
 	b = bytes.TrimSpace(b)
+	if len(b) > 0 && b[0] == '{' {
+		var u uniformJSON
+		if err := strictUnmarshal(b, &u); err != nil {
+			return fmt.Errorf("want {uniform: [LO, HI], seed: S}: %w", err)
+		}
+		if len(u.Uniform) != 2 {
+			return fmt.Errorf("uniform: want [LO, HI], got %d numbers", len(u.Uniform))
+		}
+		lo, err := int32Of(u.Uniform[0])
+		if err != nil {
+			return fmt.Errorf("uniform: %w", err)
+		}
+		hi, err := int32Of(u.Uniform[1])
+		if err != nil {
+			return fmt.Errorf("uniform: %w", err)
+		}
+		if lo > hi {
+			return fmt.Errorf("uniform: [%d, %d] is empty", lo, hi)
+		}
+		*v = Values{Uniform: &Uniform{Lo: lo, Hi: hi, Seed: u.Seed}}
+		return nil
+	}
 	if len(b) > 0 && b[0] == '[' {
 		var raw []json.Number
 		if err := json.Unmarshal(b, &raw); err != nil {
@@ -230,4 +283,17 @@ func abbrev(b []byte) string {
 		return string(b[:40]) + "..."
 	}
 	return string(b)
+}
+
+// strictUnmarshal decodes one JSON value into v, refusing unknown fields and trailing data.
+func strictUnmarshal(b []byte, v any) error {
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		return errors.New(strings.TrimPrefix(err.Error(), "json: "))
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return errors.New("data after the value")
+	}
+	return nil
 }

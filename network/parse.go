@@ -8,7 +8,9 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
+	"unicode/utf8"
 
 	"sigs.k8s.io/yaml"
 )
@@ -67,6 +69,27 @@ func parse(data []byte, f Format) (*Network, error) {
 		}
 	}
 	js := data
+	var tree *doc
+	if f == YAML {
+		d, ok, err := yamlDoc(data)
+		if err != nil {
+			return nil, fmt.Errorf("%w: yaml: %s", ErrSyntax, err)
+		}
+		if ok {
+			tree = d
+		}
+	} else if json.Valid(data) {
+		d, err := jsonDoc(data)
+		if err != nil {
+			return nil, fmt.Errorf("%w: %s", ErrSyntax, capMsg(err.Error()))
+		}
+		tree = d
+	}
+	if tree != nil && tree.kind == 'm' {
+		if err := checkKeys(tree, reflect.TypeFor[Network](), ""); err != nil {
+			return nil, fmt.Errorf("%w: %s", ErrSyntax, err)
+		}
+	}
 	if f == YAML {
 		var err error
 		if js, err = yaml.YAMLToJSONStrict(data); err != nil {
@@ -74,7 +97,7 @@ func parse(data []byte, f Format) (*Network, error) {
 			for strings.HasPrefix(msg, "yaml: ") {
 				msg = strings.TrimPrefix(msg, "yaml: ")
 			}
-			return nil, fmt.Errorf("%w: yaml: %s", ErrSyntax, msg)
+			return nil, fmt.Errorf("%w: yaml: %s", ErrSyntax, capMsg(msg))
 		}
 	}
 	if t := bytes.TrimSpace(js); len(t) == 0 || bytes.Equal(t, []byte("null")) {
@@ -84,12 +107,53 @@ func parse(data []byte, f Format) (*Network, error) {
 	dec.DisallowUnknownFields()
 	n := &Network{}
 	if err := dec.Decode(n); err != nil {
-		return nil, fmt.Errorf("%w: %s", ErrSyntax, jsonError(err, js, f))
+		return nil, fmt.Errorf("%w: %s", ErrSyntax, capMsg(jsonError(err, js, f)))
 	}
 	if _, err := dec.Token(); err != io.EOF {
 		return nil, fmt.Errorf("%w: data after the description", ErrSyntax)
 	}
+	n.normalize()
 	return n, nil
+}
+
+// normalize gives empty lists and maps one form, nil: "consts: {}" means what no consts
+// means, and Marshal leaves both out, so that a description reads back as it was written.
+func (n *Network) normalize() {
+	if len(n.Inputs) == 0 {
+		n.Inputs = nil
+	}
+	if len(n.Connections) == 0 {
+		n.Connections = nil
+	}
+	if len(n.Outputs) == 0 {
+		n.Outputs = nil
+	}
+	for i := range n.Populations {
+		p := &n.Populations[i]
+		if len(p.Consts) == 0 {
+			p.Consts = nil
+		}
+		if len(p.Params) == 0 {
+			p.Params = nil
+		}
+		if len(p.State) == 0 {
+			p.State = nil
+		}
+	}
+}
+
+// maxMsg bounds an error message made from a decoder's, which may quote the input.
+const maxMsg = 400
+
+func capMsg(s string) string {
+	if len(s) <= maxMsg {
+		return s
+	}
+	cut := maxMsg
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return fmt.Sprintf("%s… (message cut at %d of %d bytes)", s[:cut], cut, len(s))
 }
 
 // jsonError describes a decoding error, with a line and column for JSON text.
@@ -143,7 +207,8 @@ func Load(path string) (*Network, error) {
 	return n, nil
 }
 
-// Marshal writes the description in JSON (indented) or YAML (Auto: YAML).
+// Marshal writes the description in JSON (indented) or YAML (Auto: YAML; JSON, which YAML
+// reads too, when a string holds what YAML cannot, such as control characters).
 func (n *Network) Marshal(f Format) ([]byte, error) {
 	js, err := json.MarshalIndent(n, "", "  ")
 	if err != nil {
@@ -154,7 +219,25 @@ func (n *Network) Marshal(f Format) ([]byte, error) {
 	}
 	y, err := yaml.JSONToYAML(js)
 	if err != nil {
-		return nil, fmt.Errorf("network: marshal: %w", err)
+		// YAML cannot hold some characters (controls) as they are: JSON with them escaped can,
+		// and YAML reads JSON.
+		return append(yamlSafe(js), '\n'), nil
 	}
 	return y, nil
+}
+
+// yamlSafe escapes, in JSON text, the characters YAML does not allow in a stream (controls
+// other than tab and newlines, U+FFFE, U+FFFF): they can only be inside strings.
+func yamlSafe(js []byte) []byte {
+	var out []byte
+	for _, r := range string(js) {
+		printable := r == '\t' || r == '\n' || r == '\r' || r >= 0x20 && r <= 0x7e || r == 0x85 ||
+			r >= 0xa0 && r <= 0xd7ff || r >= 0xe000 && r <= 0xfffd || r >= 0x10000 && r <= 0x10ffff
+		if printable {
+			out = utf8.AppendRune(out, r)
+		} else {
+			out = fmt.Appendf(out, "\\u%04x", r)
+		}
+	}
+	return out
 }

@@ -2,6 +2,7 @@ package network
 
 import (
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"slices"
@@ -63,6 +64,7 @@ type cconn struct {
 	from      int // index into inputs or pops
 	fromSize  int
 	to        int
+	toSize    int
 	dense     *Matrix
 	sparse    *Sparse
 	mode      syn.SignMode
@@ -92,7 +94,7 @@ func (n *Network) compile() (*compiled, error) {
 	var l errList
 	c := &compiled{name: n.Name}
 	if n.Name != "" && !ValidName(n.Name) {
-		l.add("network", "", 0, ErrRange, "name %q: want a letter or '_', then letters, digits, '_', '.' or '-'", n.Name)
+		l.add("network", "", 0, ErrRange, "name %s: want a letter or '_', then letters, digits, '_', '.' or '-'", quote(n.Name))
 	}
 	if len(n.Populations) == 0 {
 		l.add("network", "", 0, ErrMissing, "no populations")
@@ -121,6 +123,9 @@ func (n *Network) compile() (*compiled, error) {
 		if in.Size < 1 || in.Size > chip.Full.NeuronsPerCore {
 			l.add("input", in.Name, i, ErrRange, "size %d outside [1, %d] (an input port is at most a core's neurons, %d on the largest chip)",
 				in.Size, chip.Full.NeuronsPerCore, chip.Full.NeuronsPerCore)
+		}
+		if in.Source != nil {
+			checkSource(in.Source, func(s error, f string, a ...any) { l.add("input", in.Name, i, s, f, a...) })
 		}
 	}
 	c.inputs = n.Inputs
@@ -152,7 +157,7 @@ func (n *Network) compile() (*compiled, error) {
 		} else if k, isPop := pops[x.From]; isPop {
 			cc.from, cc.fromSize = k, n.Populations[k].Size
 		} else {
-			bad(ErrUnknown, "from %q: no population or input port of that name", x.From)
+			bad(ErrUnknown, "from %s: no population or input port of that name", quote(x.From))
 			ok = false
 		}
 		if k, isPop := pops[x.To]; isPop {
@@ -162,9 +167,9 @@ func (n *Network) compile() (*compiled, error) {
 			}
 		} else {
 			if _, isIn := inputs[x.To]; isIn {
-				bad(ErrUnknown, "to %q is an input port; connections go to populations", x.To)
+				bad(ErrUnknown, "to %s is an input port; connections go to populations", quote(x.To))
 			} else {
-				bad(ErrUnknown, "to %q: no population of that name", x.To)
+				bad(ErrUnknown, "to %s: no population of that name", quote(x.To))
 			}
 			ok = false
 		}
@@ -172,7 +177,7 @@ func (n *Network) compile() (*compiled, error) {
 		if x.SignMode != "" {
 			m, err := syn.ParseSignMode(x.SignMode)
 			if err != nil {
-				bad(ErrRange, "sign_mode %q: want MIXED, EXCITATORY or INHIBITORY", x.SignMode)
+				bad(ErrRange, "sign_mode %s: want MIXED, EXCITATORY or INHIBITORY", quote(x.SignMode))
 				ok = false
 			}
 			mode = m
@@ -188,20 +193,37 @@ func (n *Network) compile() (*compiled, error) {
 			bad(ErrRange, "weight_exp %d outside [%d, %d]", cc.exp, syn.MinExp, syn.MaxExp)
 		}
 		switch {
+		case x.Rule != nil && x.Sparse != nil:
+			bad(ErrShape, "both a rule and sparse given; give one")
+			ok = false
+		case x.Rule != nil:
 		case x.Weights == nil && x.Sparse == nil:
-			bad(ErrMissing, "no synapses: give weights (dense) or sparse")
+			bad(ErrMissing, "no synapses: give weights (dense), sparse or a rule")
 			ok = false
 		case x.Weights != nil && x.Sparse != nil:
 			bad(ErrShape, "both weights (dense) and sparse given; give one")
 			ok = false
 		}
 		if ok {
-			cc.dense, cc.sparse = x.Weights, x.Sparse
 			toSize := n.Populations[cc.to].Size
-			if x.Weights != nil {
-				checkDense(x, cc, toSize, bad)
-			} else {
-				checkSparse(x, cc, toSize, bad)
+			cc.toSize = toSize
+			y := x
+			if x.Rule != nil {
+				if toSize < 1 || toSize > maxPop || cc.fromSize < 1 {
+					ok = false // the population's own error says why
+				} else {
+					z := *x
+					z.Weights, z.Sparse, ok = n.expandRule(x, &cc, bad)
+					y = &z
+				}
+			}
+			if ok {
+				cc.dense, cc.sparse = y.Weights, y.Sparse
+				if y.Weights != nil {
+					checkDense(y, cc, toSize, bad)
+				} else {
+					checkSparse(y, cc, toSize, bad)
+				}
 			}
 		}
 		c.conns = append(c.conns, cc)
@@ -231,7 +253,7 @@ func (n *Network) compile() (*compiled, error) {
 		k, isPop := pops[o.Population]
 		if !isPop {
 			if o.Population != "" {
-				bad(ErrUnknown, "population %q: no population of that name", o.Population)
+				bad(ErrUnknown, "population %s: no population of that name", quote(o.Population))
 			}
 			continue
 		}
@@ -241,7 +263,7 @@ func (n *Network) compile() (*compiled, error) {
 			co.count = size - co.start
 		}
 		if co.start < 0 || co.count < 1 || co.start+co.count > size {
-			bad(ErrRange, "neurons [%d, %d) outside population %q of %d", co.start, co.start+co.count, o.Population, size)
+			bad(ErrRange, "neurons [%d, %d) outside population %s of %d", co.start, co.start+co.count, quote(o.Population), size)
 		}
 		c.outputs = append(c.outputs, co)
 	}
@@ -280,19 +302,27 @@ func (n *Network) compilePop(p *Population, i int, progs map[string]*isa.Program
 		switch {
 		case p.Program != "":
 			if !slices.Contains(programs.Names(), p.Program) {
-				bad(ErrUnknownProgram, "program %q: no standard program of that name (have %s; use source or source_file for your own)", p.Program, strings.Join(programs.Names(), ", "))
+				bad(ErrUnknownProgram, "program %s: no standard program of that name (have %s; use source or source_file for your own)", quote(p.Program), strings.Join(programs.Names(), ", "))
 				return cp
 			}
 			prog, err = programs.Get(p.Program)
 		case p.Source != "":
-			prog, err = asm.Assemble(fmt.Sprintf("population %s source", p.Name), []byte(p.Source))
+			if len(p.Source) > MaxSourceSize {
+				err = fmt.Errorf("source is %d bytes, limit %d (a program has at most %d instructions)", len(p.Source), MaxSourceSize, isa.MaxInstrs)
+			} else {
+				label := fmt.Sprintf("population %s source", p.Name)
+				if !ValidName(p.Name) {
+					label = fmt.Sprintf("population %d source", i)
+				}
+				prog, err = asm.Assemble(label, []byte(p.Source))
+			}
 		default:
 			path := p.SourceFile
 			if !filepath.IsAbs(path) && n.Dir != "" {
 				path = filepath.Join(n.Dir, path)
 			}
 			var src []byte
-			if src, err = os.ReadFile(path); err == nil {
+			if src, err = readSource(path); err == nil {
 				prog, err = asm.Assemble(p.SourceFile, src)
 			}
 		}
@@ -357,10 +387,18 @@ func (n *Network) compilePop(p *Population, i int, progs map[string]*isa.Program
 				continue
 			}
 			row := make([]int32, p.Size)
-			for m := range row {
-				row[m] = v.At(m)
+			if v.Uniform != nil {
+				row = n.uniformRow(v.Uniform, fmt.Sprintf("population %s %s %s", p.Name, what, k), p.Size)
+			} else {
+				for m := range row {
+					row[m] = v.At(m)
+				}
 			}
-			if v.Each == nil {
+			if v.Uniform != nil {
+				for _, r := range []int32{v.Uniform.Lo, v.Uniform.Hi} {
+					check(what, k, r, -1)
+				}
+			} else if v.Each == nil {
 				check(what, k, v.All, -1)
 			} else {
 				for m, x := range row {
@@ -380,6 +418,27 @@ func (n *Network) compilePop(p *Population, i int, progs map[string]*isa.Program
 		}
 	}
 	return cp
+}
+
+// MaxSourceSize bounds a neuron program's assembly source: a program has at most 64
+// instructions, so a source file of more than this is not one (or is /dev/zero).
+const MaxSourceSize = 1 << 20
+
+// readSource reads an assembly file of at most MaxSourceSize bytes.
+func readSource(path string) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	b, err := io.ReadAll(io.LimitReader(f, MaxSourceSize+1))
+	if err != nil {
+		return nil, err
+	}
+	if len(b) > MaxSourceSize {
+		return nil, fmt.Errorf("%s: more than %d bytes (a program has at most %d instructions)", quote(path), MaxSourceSize, isa.MaxInstrs)
+	}
+	return b, nil
 }
 
 func progName(p *Population, prog *isa.Program) string {
@@ -429,12 +488,12 @@ func checkDense(x *Connection, cc cconn, toSize int, bad func(error, string, ...
 		return
 	}
 	if len(m.Rows) != toSize {
-		bad(ErrShape, "weights have %d rows, want %d (one per neuron of %q, the target; each row one weight per source neuron)", len(m.Rows), toSize, x.To)
+		bad(ErrShape, "weights have %d rows, want %d (one per neuron of %s, the target; each row one weight per source neuron)", len(m.Rows), toSize, quote(x.To))
 		return
 	}
 	for r, row := range m.Rows {
 		if len(row) != cc.fromSize {
-			bad(ErrShape, "weights row %d has %d columns, want %d (one per neuron of %q, the source)", r, len(row), cc.fromSize, x.From)
+			bad(ErrShape, "weights row %d has %d columns, want %d (one per neuron of %s, the source)", r, len(row), cc.fromSize, quote(x.From))
 			return
 		}
 		for col, w := range row {
@@ -457,25 +516,56 @@ func checkSparse(x *Connection, cc cconn, toSize int, bad func(error, string, ..
 		return
 	}
 	lo, hi := weightRange(cc.mode)
-	seen := make(map[[2]int]int, len(s.Pre))
+	if s.Weights.Uniform != nil {
+		bad(ErrRange, "sparse weights: one weight for all, or one per synapse (uniform is for parameters and state)")
+		return
+	}
+	keys := make([]uint64, len(s.Pre)) // pre·2^32 + post, to find a pair given twice by sorting
 	for k := range s.Pre {
 		pre, post := s.Pre[k], s.Post[k]
 		switch {
 		case pre < 0 || pre >= cc.fromSize:
-			bad(ErrRange, "sparse synapse %d: pre %d outside [0, %d) (%q)", k, pre, cc.fromSize, x.From)
+			bad(ErrRange, "sparse synapse %d: pre %d outside [0, %d) (%s)", k, pre, cc.fromSize, quote(x.From))
 			return
 		case post < 0 || post >= toSize:
-			bad(ErrRange, "sparse synapse %d: post %d outside [0, %d) (%q)", k, post, toSize, x.To)
+			bad(ErrRange, "sparse synapse %d: post %d outside [0, %d) (%s)", k, post, toSize, quote(x.To))
 			return
 		}
-		if j, dup := seen[[2]int{pre, post}]; dup {
-			bad(ErrDuplicate, "sparse synapse %d: (pre %d, post %d) already given as synapse %d", k, pre, post, j)
-			return
-		}
-		seen[[2]int{pre, post}] = k
+		keys[k] = uint64(pre)<<32 | uint64(post)
 		if w := s.Weights.At(k); w < lo || w > hi {
 			bad(ErrRange, "sparse synapse %d: weight %d outside [%d, %d] for %s", k, w, lo, hi, cc.mode)
 			return
 		}
 	}
+	sorted := slices.Clone(keys)
+	slices.Sort(sorted)
+	for i := 1; i < len(sorted); i++ {
+		if sorted[i] != sorted[i-1] {
+			continue
+		}
+		first := slices.Index(keys, sorted[i])
+		k := first + 1 + slices.Index(keys[first+1:], sorted[i])
+		bad(ErrDuplicate, "sparse synapse %d: (pre %d, post %d) already given as synapse %d", k, s.Pre[k], s.Post[k], first)
+		return
+	}
+}
+
+// Fields lists what a probe of the network can record, as POPULATION:FIELD: each
+// population's state registers, then a (the dendritic input) and spike. Populations whose
+// program does not assemble are left out, and the error says why.
+func (n *Network) Fields() ([]string, error) {
+	var l errList
+	progs := map[string]*isa.Program{}
+	var out []string
+	for i := range n.Populations {
+		p := &n.Populations[i]
+		cp := n.compilePop(p, i, progs, &l)
+		if cp.prog == nil {
+			continue
+		}
+		for _, f := range append(append([]string{}, cp.prog.State...), chip.NameInput, chip.NameSpike) {
+			out = append(out, p.Name+":"+f)
+		}
+	}
+	return out, l.err()
 }

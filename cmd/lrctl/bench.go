@@ -1,7 +1,6 @@
 package main
 
 import (
-	"encoding/json"
 	"fmt"
 	"io"
 	"os"
@@ -68,9 +67,7 @@ messages per second, ring one-way ≤ 3× the cache line's, 4 KiB records ≥ 30
 			}
 			out := cmd.OutOrStdout()
 			if asJSON {
-				enc := json.NewEncoder(out)
-				enc.SetIndent("", "  ")
-				if err := enc.Encode(r); err != nil {
+				if err := printJSON(out, r); err != nil {
 					return err
 				}
 			} else {

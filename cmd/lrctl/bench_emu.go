@@ -1,7 +1,6 @@
 package main
 
 import (
-	"encoding/json"
 	"fmt"
 	"runtime"
 	"sort"
@@ -48,9 +47,7 @@ design (128 cores × 8192 neurons) instead and reports its memory use.`,
 			}
 			out := cmd.OutOrStdout()
 			if asJSON {
-				enc := json.NewEncoder(out)
-				enc.SetIndent("", "  ")
-				return enc.Encode(r)
+				return printJSON(out, r)
 			}
 			fmt.Fprintf(out, "network              %s: %d neurons, %d synapses, %.1f Hz\n", r.Network, r.Neurons, r.Synapses, r.RateHz)
 			fmt.Fprintf(out, "run                  %d steps × %d, %d worker(s), kernels %s\n", r.Steps, r.Repeats, r.Workers, r.Kernels)

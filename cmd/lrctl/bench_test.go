@@ -6,12 +6,17 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/lrchip/lrchip/internal/testenv"
 	"github.com/stretchr/testify/require"
 )
 
 // TestMain lets the test binary stand in for lrctl when a command re-executes itself (bench
 // ring starts `lrctl bench ring-peer` through os.Executable).
 func TestMain(m *testing.M) {
+	if os.Getenv(asLrctl) == "1" { // a test runs lrctl as a process of its own (signals)
+		main()
+		os.Exit(0)
+	}
 	if len(os.Args) > 2 && os.Args[1] == "bench" && os.Args[2] == ringBenchPeer {
 		root := newRoot()
 		root.SetArgs(os.Args[1:])
@@ -21,7 +26,15 @@ func TestMain(m *testing.M) {
 		}
 		os.Exit(0)
 	}
-	os.Exit(m.Run())
+	// Images lrctl load keeps go to a folder of the test's, not the user's cache.
+	cache, err := os.MkdirTemp("", "lrctl-images")
+	if err != nil {
+		panic(err)
+	}
+	os.Setenv(imageCacheEnv, cache)
+	code := testenv.RunM(m)
+	os.RemoveAll(cache)
+	os.Exit(code)
 }
 
 func TestBenchRingJSON(t *testing.T) {

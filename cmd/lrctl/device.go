@@ -45,10 +45,11 @@ func openChip(ctx context.Context, uri string, size chip.Size, note io.Writer) (
 	return device.Open(ctx, uri, device.Opts{Size: size})
 }
 
-// printJSON writes v as indented JSON.
+// printJSON writes v as indented JSON, without HTML escaping (the one style; jsonstyle.go).
 func printJSON(w io.Writer, v any) error {
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
+	enc.SetEscapeHTML(false)
 	return enc.Encode(v)
 }
 

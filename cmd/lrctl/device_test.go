@@ -80,10 +80,11 @@ func TestDeviceCommands(t *testing.T) {
 	defer cancel()
 	dir := shortRunDir(t)
 
-	// Nothing there: list prints nothing.
-	out, _, err := lrctlCtx(ctx, "list")
+	// Nothing there: list says so, on stderr, and prints nothing.
+	out, errOut, err := lrctlCtx(ctx, "list")
 	require.NoError(t, err)
 	require.Empty(t, out)
+	require.Contains(t, errOut, "no devices found: no USB or PCIe board, no emulator serving in "+dir)
 	out, _, err = lrctlCtx(ctx, "list", "--json")
 	require.NoError(t, err)
 	require.Equal(t, "[]\n", out)
@@ -94,12 +95,14 @@ func TestDeviceCommands(t *testing.T) {
 	require.Contains(t, out, uri)
 	require.Contains(t, out, "emulator")
 	require.Contains(t, out, "77")
-	var found []driver.Found
+	var found []map[string]any
 	out, _, err = lrctlCtx(ctx, "list", "--json")
 	require.NoError(t, err)
 	require.NoError(t, json.Unmarshal([]byte(out), &found))
 	require.Len(t, found, 1)
-	require.Equal(t, uri, found[0].URI)
+	require.Equal(t, uri, found[0]["uri"])
+	require.Equal(t, "77", found[0]["serial"])
+	require.Equal(t, map[string]any{"cores": float64(8), "neurons_per_core": float64(1024)}, found[0]["size"])
 
 	out, _, err = lrctlCtx(ctx, "info", "--device", uri)
 	require.NoError(t, err)
@@ -110,7 +113,8 @@ func TestDeviceCommands(t *testing.T) {
 	require.NoError(t, err)
 	require.NoError(t, json.Unmarshal([]byte(out), &info))
 	require.Equal(t, "1.0", info["protocol"])
-	require.Equal(t, float64(8), info["cores"])
+	require.Equal(t, map[string]any{"cores": float64(8), "neurons_per_core": float64(1024)}, info["size"])
+	require.Equal(t, "77", info["serial"], "a string, as in list")
 	require.Equal(t, true, info["status"].(map[string]any)["ready"])
 
 	img := testImage(t)

@@ -3,9 +3,11 @@ package main
 import (
 	"context"
 	"fmt"
+	"hash/fnv"
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -65,6 +67,19 @@ FT2232H is there too, in front of its flash (lrctl fw recover, docs/regmap.md §
 			if usb {
 				return serveUSB(ctxOf(cmd), cmd.OutOrStdout(), opts, speed, envFile, ftdi)
 			}
+			path := socket
+			if vfioUser != "" {
+				path = vfioUser
+			}
+			if path == "" {
+				var err error
+				if path, err = freeSocket(driver.RunDir()); err != nil {
+					return err
+				}
+			}
+			if !cmd.Flags().Changed("serial") {
+				opts.Serial = serialFor(path) // each emulator its own serial
+			}
 			b, err := board.New(opts)
 			if err != nil {
 				return err
@@ -73,16 +88,12 @@ FT2232H is there too, in front of its flash (lrctl fw recover, docs/regmap.md §
 			if vfioUser != "" {
 				return serveVFIOUser(cmd, b, vfioUser)
 			}
-			path := socket
-			if path == "" {
-				if path, err = freeSocket(driver.RunDir()); err != nil {
-					return err
-				}
-			}
 			ln, err := board.Listen(path)
 			if err != nil {
 				return err
 			}
+			// Leave nothing behind: the socket goes with the listener, the hosts' lock here.
+			defer os.Remove(driver.LockPath(path))
 			fmt.Fprintf(cmd.OutOrStdout(), "serving %s on emu:unix:%s\n", b, path)
 			return b.ServeUnix(ctxOf(cmd), ln)
 		},
@@ -95,7 +106,7 @@ FT2232H is there too, in front of its flash (lrctl fw recover, docs/regmap.md §
 	cmd.Flags().BoolVar(&ftdi, "ftdi", false, "with --usb: plug the board's FT2232H too (its recovery port, lrctl fw recover)")
 	cmd.MarkFlagsMutuallyExclusive("socket", "vfio-user", "usb")
 	cmd.Flags().StringVar(&size, "size", "", "chip size CORESxNEURONS (default 8x1024, the prototype)")
-	cmd.Flags().Uint64Var(&serial, "serial", 0, "serial number (default 1)")
+	cmd.Flags().Uint64Var(&serial, "serial", 0, "serial number (default: N+1 for emuN.sock, else from the socket's path)")
 	return cmd
 }
 
@@ -127,4 +138,17 @@ func serveVFIOUser(cmd *cobra.Command, b *board.Board, path string) error {
 	}})
 	fmt.Fprintf(cmd.OutOrStdout(), "serving %s on vfio-user:%s\n", b, path)
 	return srv.Serve(ctxOf(cmd), ln)
+}
+
+// serialFor gives each emulator a serial of its own: N+1 for the run directory's emuN.sock
+// (which no two live emulators share), else a number made from the socket's path.
+func serialFor(path string) uint64 {
+	base := filepath.Base(path)
+	if n, err := strconv.ParseUint(strings.TrimSuffix(strings.TrimPrefix(base, "emu"), ".sock"), 10, 32); err == nil &&
+		strings.HasPrefix(base, "emu") && strings.HasSuffix(base, ".sock") {
+		return n + 1
+	}
+	h := fnv.New32a()
+	h.Write([]byte(path))
+	return 1000 + uint64(h.Sum32())
 }

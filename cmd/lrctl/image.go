@@ -2,7 +2,6 @@ package main
 
 import (
 	"encoding/hex"
-	"encoding/json"
 	"fmt"
 	"io"
 	"os"
@@ -27,8 +26,9 @@ func newImageCmd() *cobra.Command {
 
 func newImageBuildCmd() *cobra.Command {
 	var out, chipSize string
+	var strict bool
 	cmd := &cobra.Command{
-		Use:   "build NETWORK [-o FILE] [--chip SIZE]",
+		Use:   "build NETWORK [-o FILE] [--chip SIZE] [--strict]",
 		Short: "Validate a network description (YAML or JSON), map it onto a chip and write its image",
 		Long: `Reads a network description, validates it, places it on a chip of the given size
 (prototype: 8 cores of 1024 neurons; full: 128 × 8192; or CORESxNEURONS) and writes the
@@ -43,7 +43,7 @@ network image a board or the emulator loads. -o defaults to NETWORK with the ext
 			if err != nil {
 				return err
 			}
-			img, err := network.Map(n, size)
+			img, err := mapNetwork(n, size, strict, cmd.ErrOrStderr())
 			if err != nil {
 				return err
 			}
@@ -64,6 +64,7 @@ network image a board or the emulator loads. -o defaults to NETWORK with the ext
 	}
 	cmd.Flags().StringVarP(&out, "output", "o", "", "image file to write (default NETWORK.lrni)")
 	cmd.Flags().StringVar(&chipSize, "chip", "prototype", "chip size to map onto: prototype, full or CORESxNEURONS")
+	cmd.Flags().BoolVar(&strict, "strict", false, "refuse a description whose weights quantization changes (default: a warning per connection)")
 	return cmd
 }
 
@@ -74,7 +75,7 @@ func newImageInspectCmd() *cobra.Command {
 		Short: "Print what a network image holds: size, cores, connections, ports, populations, checksum",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			b, err := os.ReadFile(args[0])
+			b, err := image.ReadFile(args[0])
 			if err != nil {
 				return fmt.Errorf("image inspect: %w", err)
 			}
@@ -87,9 +88,7 @@ func newImageInspectCmd() *cobra.Command {
 			}
 			s := summarize(img, len(b))
 			if asJSON {
-				enc := json.NewEncoder(cmd.OutOrStdout())
-				enc.SetIndent("", "  ")
-				return enc.Encode(s)
+				return printJSON(cmd.OutOrStdout(), s)
 			}
 			s.print(cmd.OutOrStdout(), args[0])
 			return nil
@@ -107,11 +106,16 @@ type imageSummary struct {
 	SHA256      string           `json:"sha256"`
 	Size        sizeSummary      `json:"size"`
 	Cores       []coreSummary    `json:"cores"`
-	Inputs      []image.Input    `json:"inputs"`
+	Inputs      []inputSummary   `json:"inputs"`
 	Connections []connSummary    `json:"connections"`
 	Outputs     []outputSummary  `json:"outputs"`
 	Populations []popSummary     `json:"populations"`
 	Totals      map[string]int64 `json:"totals"`
+}
+
+type inputSummary struct {
+	Name string `json:"name"`
+	Size int    `json:"size"`
 }
 
 type sizeSummary struct {
@@ -139,6 +143,7 @@ type connSummary struct {
 	Dest       string `json:"destination"`
 	Format     string `json:"format"`
 	Synapses   int    `json:"synapses"`
+	Zero       int    `json:"zero_weights"` // synapses of effective weight 0: they do nothing
 	SignMode   string `json:"sign_mode"`
 	WeightBits int    `json:"num_weight_bits"`
 	WeightExp  int    `json:"weight_exp"`
@@ -166,11 +171,11 @@ func span(what string, i, start, count int) string {
 
 func summarize(img *image.Image, nbytes int) *imageSummary {
 	s := &imageSummary{Network: img.Name, Version: image.Version, Bytes: nbytes, SHA256: hex.EncodeToString(img.SHA256[:]),
-		Size: sizeSummary{Cores: img.Size.Cores, NeuronsPerCore: img.Size.NeuronsPerCore}, Inputs: img.Inputs,
+		Size: sizeSummary{Cores: img.Size.Cores, NeuronsPerCore: img.Size.NeuronsPerCore}, Inputs: []inputSummary{},
 		Cores: []coreSummary{}, Connections: []connSummary{}, Outputs: []outputSummary{}, Populations: []popSummary{},
 		Totals: map[string]int64{}}
-	if s.Inputs == nil {
-		s.Inputs = []image.Input{}
+	for _, in := range img.Inputs {
+		s.Inputs = append(s.Inputs, inputSummary{Name: in.Name, Size: in.Size})
 	}
 	owner := map[int][]string{}
 	for _, p := range img.Pops {
@@ -198,8 +203,14 @@ func summarize(img *image.Image, nbytes int) *imageSummary {
 		if c.Sparse() {
 			format = "sparse"
 		}
+		zero := 0
+		for _, w := range c.Weights {
+			if w == 0 {
+				zero++
+			}
+		}
 		s.Connections = append(s.Connections, connSummary{Name: c.Name, Source: src, Dest: span("core", c.Dst, c.DstStart, c.DstCount),
-			Format: format, Synapses: c.Synapses(), SignMode: c.SignMode.String(), WeightBits: c.WeightBits, WeightExp: c.WeightExp, Graded: c.Graded})
+			Format: format, Synapses: c.Synapses(), Zero: zero, SignMode: c.SignMode.String(), WeightBits: c.WeightBits, WeightExp: c.WeightExp, Graded: c.Graded})
 		s.Totals["synapses"] += int64(c.Synapses())
 	}
 	for _, k := range img.Cores {
@@ -281,8 +292,12 @@ func (s *imageSummary) print(w io.Writer, path string) {
 		if c.Graded {
 			kind = "graded"
 		}
-		fmt.Fprintf(w, "  %d %s: %s → %s, %s, %s, %s, %d bits, exp %d, %s\n",
-			i, orNone(c.Name), c.Source, c.Dest, c.Format, plural(c.Synapses, "synapse"), c.SignMode, c.WeightBits, c.WeightExp, kind)
+		zero := ""
+		if c.Zero > 0 {
+			zero = fmt.Sprintf(" (%d of weight 0)", c.Zero)
+		}
+		fmt.Fprintf(w, "  %d %s: %s → %s, %s, %s%s, %s, %d bits, exp %d, %s\n",
+			i, orNone(c.Name), c.Source, c.Dest, c.Format, plural(c.Synapses, "synapse"), zero, c.SignMode, c.WeightBits, c.WeightExp, kind)
 	}
 	fmt.Fprintf(w, "\noutput ports:\n")
 	if len(s.Outputs) == 0 {

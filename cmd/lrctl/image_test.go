@@ -36,7 +36,7 @@ func TestImageBuildInspect(t *testing.T) {
 		"consts du=4095 dv=256 vth=200; params bias_mant, bias_exp; state u, v",
 		"core 1: lif (15 instructions), 4 neurons, population exc[4:8], 1 incoming connection",
 		"0 in: 4 neurons",
-		"0 in->exc: input in[0:4] → core 0[0:4], dense, 16 synapses, EXCITATORY, 8 bits, exp 0, binary",
+		"0 in->exc: input in[0:4] → core 0[0:4], dense, 16 synapses (12 of weight 0), EXCITATORY, 8 bits, exp 0, binary",
 		"1 in->exc: input in[0:4] → core 1[0:4], dense, 16 synapses",
 		"out: population exc[0:8] on core 0[0:4], core 1[0:4]",
 		"exc: 8 neurons on core 0[0:4], core 1[0:4]; fields u, v, a, spike",

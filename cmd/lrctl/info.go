@@ -28,10 +28,7 @@ func newInfoCmd() *cobra.Command {
 			}
 			out := cmd.OutOrStdout()
 			if f.jsonOut {
-				return printJSON(out, struct {
-					driver.Info
-					Status driver.Status `json:"status"`
-				}{info, st})
+				return printJSON(out, infoJSON(info, st))
 			}
 			table(out, [][]string{
 				{"device", info.URI},

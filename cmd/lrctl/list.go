@@ -1,6 +1,8 @@
 package main
 
 import (
+	"fmt"
+
 	"github.com/spf13/cobra"
 
 	"github.com/lrchip/lrchip/driver"
@@ -14,7 +16,7 @@ func newListCmd() *cobra.Command {
 		Long: `Finds USB boards (vendor 0x1209) and PCIe boards (vendor 0x10ee) by their ids, and
 emulator processes (lrctl emu serve) by their sockets in the run directory: $LRCHIP_RUN_DIR,
 else $XDG_RUNTIME_DIR/lrchip, else /run/lrchip. Emulators are asked who they are and who holds
-them. With nothing found it prints nothing (and [] with --json).`,
+them. With nothing found it says so on standard error (and prints [] with --json).`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			found, err := driver.List(ctxOf(cmd), driver.ListOpts{})
@@ -26,9 +28,10 @@ them. With nothing found it prints nothing (and [] with --json).`,
 				if found == nil {
 					found = []driver.Found{}
 				}
-				return printJSON(out, found)
+				return printJSON(out, listJSON(found))
 			}
 			if len(found) == 0 {
+				fmt.Fprintf(cmd.ErrOrStderr(), "no devices found: no USB or PCIe board, no emulator serving in %s (start one with lrctl emu serve)\n", driver.RunDir())
 				return nil
 			}
 			rows := [][]string{{"DEVICE", "BOARD", "SERIAL", "FIRMWARE", "SIZE", "HELD BY"}}

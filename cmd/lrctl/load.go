@@ -2,10 +2,11 @@ package main
 
 import (
 	"fmt"
-	"os"
 	"time"
 
 	"github.com/spf13/cobra"
+
+	"github.com/lrchip/lrchip/firmware/image"
 )
 
 func newLoadCmd() *cobra.Command {
@@ -21,7 +22,7 @@ checks the transfer (size and CRC). Loading onto emu: only checks the image: the
 away with lrctl; use an emulator process (emu:unix:PATH) to keep it.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			img, err := os.ReadFile(args[0])
+			img, err := image.ReadFile(args[0])
 			if err != nil {
 				return err
 			}
@@ -46,6 +47,9 @@ away with lrctl; use an emulator process (emu:unix:PATH) to keep it.`,
 			res, err := d.LoadBytes(cmd.Context(), img)
 			if err != nil {
 				return err
+			}
+			if err := cacheImage(img); err != nil { // for lrctl run without a network
+				fmt.Fprintf(cmd.ErrOrStderr(), "warning: keeping a copy for lrctl run: %v\n", err)
 			}
 			took := time.Since(start)
 			if f.jsonOut {

@@ -57,5 +57,11 @@ func newRoot() *cobra.Command {
 	root.AddCommand(newFwCmd())
 	root.AddCommand(newTopCmd())
 	root.AddCommand(newExporterCmd())
+	root.AddCommand(newServeCmd())
+	root.AddCommand(newVersionCmd())
+	root.Version = buildVersion().short()
+	root.SetVersionTemplate("lrctl {{.Version}}\n")
+	polish(root)
+	completions(root)
 	return root
 }

@@ -178,7 +178,6 @@ func TestRunErrors(t *testing.T) {
 	bigNet := write("big.yaml", "populations:\n  - {name: exc, size: 9000, program: rf, consts: {cos_d: 0, sin_d: 0, vth: 1}}\n")
 	badSpikes := write("bad.csv", "step,port,neuron\n1,in,0\n2,in\n")
 	wrongPort := write("port.csv", "1,input,0\n")
-	lateSpike := write("late.json", `[{"step": 50, "port": "in", "neuron": 1}]`)
 	cases := []struct {
 		name string
 		args []string
@@ -193,13 +192,14 @@ func TestRunErrors(t *testing.T) {
 		{"too big", []string{"run", bigNet, "--steps", "1"}, "network: needs 9 cores, chip has 8: 1 too many"},
 		{"bad spikes", []string{"run", hello, "--steps", "5", "--input", badSpikes}, badSpikes + ": run: spikes: bad input spikes: line 3: 2 fields, want step,port,neuron[,payload]"},
 		{"wrong port", []string{"run", hello, "--steps", "5", "--input", wrongPort}, wrongPort + `: run: bad input spikes: spike 1 (step 1, port "input", neuron 0): no input port of that name (have in)`},
-		{"late spike", []string{"run", hello, "--steps", "5", "--input", lateSpike}, "step outside [1, 5] (the run's steps)"},
 		{"missing spikes", []string{"run", hello, "--steps", "5", "--input", filepath.Join(dir, "none.csv")}, "run: open "},
 		{"probe syntax", []string{"run", hello, "--steps", "5", "--probe", "exc"}, `run: probe "exc": bad request: 1 parts (want POPULATION:FIELD[:NEURONS], e.g. exc:v:0-9)`},
 		{"probe population", []string{"run", hello, "--steps", "5", "--probe", "inh:v"}, `run: probe inh:v: bad request: no population "inh" (have exc)`},
 		{"probe field", []string{"run", hello, "--steps", "5", "--probe", "exc:w"}, `population "exc": chip: field "w": no such field (state u, v, and a (input) and spike)`},
 		{"probe neuron", []string{"run", hello, "--steps", "5", "--probe", "exc:v:8"}, `neuron 8 outside population "exc" of 8`},
-		{"format", []string{"run", hello, "--steps", "5", "--format", "xml"}, `run: bad request: format "xml", want csv or json`},
+		{"format", []string{"run", hello, "--steps", "5", "--format", "xml"}, `run: bad request: format "xml", want csv, json or npz`},
+		{"unknown extension", []string{"run", hello, "--steps", "5", "--out", filepath.Join(dir, "out.txt")}, `out.txt: unknown extension ".txt": name the file .csv, .json or .npz, or give --format`},
+		{"npz to stdout", []string{"run", hello, "--steps", "5", "--format", "npz"}, "run: npz is binary: give --out FILE.npz"},
 		{"raster format", []string{"run", hello, "--steps", "5", "--raster", "r.gif"}, `unknown picture format "gif" (want .svg or .png`},
 		{"plot without probes", []string{"run", hello, "--steps", "5", "--plot", "p.svg"}, "run: --plot draws probed traces: ask for some with --probe POPULATION:FIELD"},
 		{"corrupt image", []string{"run", write("x.lrni", "LRNI\x01\x00"), "--steps", "1"}, "image: decode: malformed network image: offset 6 (header, length): truncated"},

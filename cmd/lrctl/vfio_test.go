@@ -10,8 +10,6 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
-
-	"github.com/lrchip/lrchip/driver"
 )
 
 // serveVFIOUserCmd runs "lrctl emu serve --vfio-user" in this process and returns its URI.
@@ -54,7 +52,10 @@ func TestVFIOUserCommands(t *testing.T) {
 
 	out, _, err = lrctlCtx(ctx, "list", "--json")
 	require.NoError(t, err, out)
-	var found []driver.Found
+	var found []struct {
+		URI    string `json:"uri"`
+		Serial string `json:"serial"`
+	}
 	require.NoError(t, json.Unmarshal([]byte(out), &found))
 	require.Len(t, found, 1, out)
 	require.Equal(t, uri, found[0].URI)

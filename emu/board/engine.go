@@ -266,7 +266,14 @@ func (e *engine) iterate() bool {
 			return work
 		}
 	}
-	if (e.runLeft > 0 || b.running) && len(e.out.pending) == 0 && !e.ended {
+	// Steps come in bursts: the rest of the loop (control, doorbells, commands, publishing)
+	// is paid once per burst, not once per step, which is most of a small network's step. A
+	// control bit (STOP, RESET) ends a burst at once, and input for the next step is taken
+	// before every step, as on the chip.
+	for burst := 0; burst < stepBurst && (e.runLeft > 0 || b.running) && len(e.out.pending) == 0 && !e.ended; burst++ {
+		if burst > 0 && r.load(regmap.RegControl) != 0 {
+			break
+		}
 		e.drainInput()
 		e.step()
 		work = true
@@ -475,6 +482,8 @@ func (b *Board) softReset() {
 	b.running = false
 	b.net, _ = emptyNetwork(b.size) // cannot fail: the size was checked by New
 	b.loaded = false
+	b.regs.store(regmap.RegImageCRC, 0)
+	b.regs.store(regmap.RegImageSize, 0)
 	b.t = 0
 	b.pending = nil
 	b.mem = nil
@@ -591,6 +600,9 @@ func (e *engine) step() {
 	e.r.store64(regmap.RegTimestepLo, b.t)
 	e.r.store(regmap.RegTemperature, uint32(b.sens.tempMC()))
 }
+
+// stepBurst is the most steps one round of the firmware loop runs.
+const stepBurst = 64
 
 // execute runs one command.
 func (e *engine) execute(c regmap.Command) {
@@ -775,28 +787,32 @@ func (e *engine) loadCmd(c regmap.Command) {
 		case a.Flags&regmap.LoadFlagDryRun != 0:
 			e.complete(c, regmap.ResultOK, regmap.LoadResult{}.Append(nil))
 		default:
-			e.install(c, data)
+			if e.install(c, data) {
+				e.r.store(regmap.RegImageCRC, a.CRC32)
+				e.r.store(regmap.RegImageSize, uint32(ld.size))
+			}
 		}
 	}
 }
 
-// install decodes an image and makes it the board's network.
-func (e *engine) install(c regmap.Command, data []byte) {
+// install decodes an image and makes it the board's network; false when it refused it.
+func (e *engine) install(c regmap.Command, data []byte) bool {
 	b := e.b
 	img, err := image.Decode(data)
 	if err != nil {
 		e.fail(c, regmap.ResultBadImage, "%v", err)
-		return
+		return false
 	}
 	n, err := buildNetwork(b.size, img)
 	if err != nil {
 		e.fail(c, regmap.ResultBadImage, "%v", err)
-		return
+		return false
 	}
 	b.net, b.loaded, b.t, b.pending = n, true, 0, nil
 	b.sens.last = emu.Stats{}
 	e.r.store64(regmap.RegTimestepLo, 0)
 	e.complete(c, regmap.ResultOK, regmap.LoadResult{Inputs: uint32(len(n.inputs)), Outputs: uint32(n.outputs), Cores: uint32(n.cores)}.Append(nil))
+	return true
 }
 
 func (e *engine) memCmd(c regmap.Command) {

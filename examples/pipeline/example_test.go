@@ -189,7 +189,7 @@ func TestExamplePipeline(t *testing.T) {
 	var want []sched.Result
 	for w, row := range counts(t, c, ports, patterns, windows) {
 		scores := make([]int64, layer.M)
-		want = append(want, sched.Result{Window: w, Argmax: layer.Apply(row, scores), Scores: scores})
+		want = append(want, sched.Result{Window: w, Argmax: layer.Apply(row, scores), Scores: scores, Counts: row})
 	}
 
 	dev, err := emu.NewDevice(emu.Opts{})

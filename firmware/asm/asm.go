@@ -6,7 +6,9 @@ import (
 	"math"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
+	"github.com/lrchip/lrchip/chip"
 	"github.com/lrchip/lrchip/firmware/isa"
 )
 
@@ -103,7 +105,9 @@ type assembler struct {
 // error, if any, is an *Error for the first problem found; it wraps ErrSyntax.
 func Assemble(filename string, src []byte) (*isa.Program, error) {
 	a := &assembler{names: map[string]*name{}, labels: map[string]label{}}
-	fail := func(line int, e *posError) error { return &Error{File: filename, Line: line, Col: e.col, Msg: e.msg} }
+	fail := func(line int, e *posError) error {
+		return &Error{File: filename, Line: line, Col: e.col, Msg: capMsg(e.msg)}
+	}
 
 	// Pass 1: declarations, labels and the syntax of instructions.
 	lines := strings.Split(string(src), "\n")
@@ -134,6 +138,21 @@ func Assemble(filename string, src []byte) (*isa.Program, error) {
 		return nil, &Error{File: filename, Line: 1, Col: 1, Msg: err.Error(), Err: err}
 	}
 	return p, nil
+}
+
+// maxMsg bounds an error message: one that quotes a token of a hostile source (a name of
+// megabytes) is cut.
+const maxMsg = 300
+
+func capMsg(s string) string {
+	if len(s) <= maxMsg {
+		return s
+	}
+	cut := maxMsg
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return fmt.Sprintf("%s… (message cut at %d of %d bytes)", s[:cut], cut, len(s))
 }
 
 // line handles one source line in the first pass.
@@ -234,6 +253,13 @@ func nameList(d token, toks []token) ([]token, *posError) {
 }
 
 func (a *assembler) declare(ln int, k nameKind, t token, v int32) *posError {
+	if len(t.text) > isa.MaxNameLen {
+		return errAt(t.col, "name is %d bytes, limit %d", len(t.text), isa.MaxNameLen)
+	}
+	if k == kState && chip.ReservedField(t.text) {
+		return errAt(t.col, "state name %q is reserved: a probe of %s:%s records the %s, not this register; choose another name",
+			t.text, "POPULATION", t.text, map[bool]string{true: "dendritic input", false: "spike payload"}[t.text == chip.NameInput || t.text == "input"])
+	}
 	if isa.ReservedName(t.text) {
 		return errAt(t.col, "name %q is reserved (spelled like a register)", t.text)
 	}

@@ -1,6 +1,7 @@
 package asm_test
 
 import (
+	"github.com/lrchip/lrchip/chip"
 	"math"
 	"math/rand/v2"
 
@@ -16,7 +17,7 @@ func randName(r *rand.Rand, used map[string]bool) string {
 		for n := r.IntN(8); n > 0; n-- {
 			b = append(b, rest[r.IntN(len(rest))])
 		}
-		if s := string(b); !used[s] && !isa.ReservedName(s) {
+		if s := string(b); !used[s] && !isa.ReservedName(s) && !chip.ReservedField(s) {
 			used[s] = true
 			return s
 		}

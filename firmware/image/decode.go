@@ -6,13 +6,19 @@ import (
 	"fmt"
 	"github.com/lrchip/lrchip/chip"
 	"io"
+	"os"
 
 	"github.com/lrchip/lrchip/firmware/isa"
 	"github.com/lrchip/lrchip/firmware/syn"
 )
 
-// MaxImageSize bounds what Read accepts (Decode takes any slice it is given).
+// MaxImageSize is the format's limit: the largest image Encode writes and Decode, Read and
+// ReadFile accept (1 GiB). A network whose image would be larger is refused by the mapper
+// before it is built (network.Map estimates the size first).
 const MaxImageSize = 1 << 30
+
+// limit is MaxImageSize; tests lower it to check the limit without gigabytes.
+var limit = MaxImageSize
 
 // decoder reads little-endian fields from b[off:end], the current section. The first error
 // sticks: later reads return zeros, so a record can be read straight through and checked once.
@@ -135,6 +141,9 @@ func (d *decoder) i16s(field string, n int, signed bool) []int32 {
 // ErrChecksum or ErrInvalid (with *FieldError). Decode never panics, and it allocates only
 // what lengths already checked against the input allow.
 func Decode(b []byte) (*Image, error) {
+	if len(b) > limit {
+		return nil, fmt.Errorf("image: decode: %w: %d bytes, the format's limit is %d", ErrTooLarge, len(b), limit)
+	}
 	d := &decoder{b: b, end: len(b), sect: "header", rec: -1}
 	if len(b) < len(Magic) || string(b[:len(Magic)]) != Magic {
 		d.fail("magic", "got %q, want %q", b[:min(len(b), len(Magic))], Magic)
@@ -374,14 +383,42 @@ func (img *Image) UnmarshalBinary(b []byte) error {
 
 // Read reads and decodes an image of at most MaxImageSize bytes.
 func Read(r io.Reader) (*Image, error) {
-	b, err := io.ReadAll(io.LimitReader(r, MaxImageSize+1))
+	b, err := ReadBytes(r)
+	if err != nil {
+		return nil, err
+	}
+	return Decode(b)
+}
+
+// ReadBytes reads the bytes of an image, at most MaxImageSize of them: more is ErrTooLarge,
+// found without reading past the limit.
+func ReadBytes(r io.Reader) ([]byte, error) {
+	b, err := io.ReadAll(io.LimitReader(r, int64(limit)+1))
 	if err != nil {
 		return nil, fmt.Errorf("image: read: %w", err)
 	}
-	if len(b) > MaxImageSize {
-		return nil, fmt.Errorf("image: read: %w: more than %d bytes", ErrFormat, MaxImageSize)
+	if len(b) > limit {
+		return nil, fmt.Errorf("image: read: %w: more than %d bytes, the format's limit", ErrTooLarge, limit)
 	}
-	return Decode(b)
+	return b, nil
+}
+
+// ReadFile reads the bytes of an image file (see ReadBytes): a file larger than the limit is
+// refused by its size, before anything is read.
+func ReadFile(path string) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	if st, err := f.Stat(); err == nil && st.Mode().IsRegular() && st.Size() > int64(limit) {
+		return nil, fmt.Errorf("image: %s: %w: %d bytes, the format's limit is %d (1 GiB)", path, ErrTooLarge, st.Size(), limit)
+	}
+	b, err := ReadBytes(f)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return b, nil
 }
 
 // IsImage reports whether b starts with the image magic.

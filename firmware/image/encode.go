@@ -190,8 +190,8 @@ func (img *Image) MarshalBinary() ([]byte, error) {
 	}
 	entry(5, SectOutputs, len(img.Outputs), start)
 
-	if uint64(len(e.b))+sumSize > 1<<32-1 {
-		return nil, fmt.Errorf("image: encode: %w: %d bytes, more than the format's 4 GiB", ErrInvalid, len(e.b)+sumSize)
+	if len(e.b)+sumSize > limit {
+		return nil, fmt.Errorf("image: encode: %w: %d bytes, the format's limit is %d", ErrTooLarge, len(e.b)+sumSize, limit)
 	}
 	le.PutUint32(e.b[20:], uint32(len(e.b)+sumSize))
 	sum := sha256.Sum256(e.b)

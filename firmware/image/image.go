@@ -19,13 +19,15 @@ const (
 )
 
 // Errors. Decode wraps ErrFormat (a malformed image), ErrVersion (a version this package does
-// not read), ErrChecksum (a SHA-256 mismatch) or ErrInvalid (a well-formed image whose content
-// breaks a rule of Validate). Validate and Encode wrap ErrInvalid.
+// not read), ErrChecksum (a SHA-256 mismatch), ErrInvalid (a well-formed image whose content
+// breaks a rule of Validate) or ErrTooLarge (more than MaxImageSize bytes). Validate and
+// Encode wrap ErrInvalid; Encode wraps ErrTooLarge for an image above MaxImageSize.
 var (
 	ErrFormat   = errors.New("malformed network image")
 	ErrVersion  = errors.New("unsupported network image version")
 	ErrChecksum = errors.New("network image checksum mismatch")
 	ErrInvalid  = errors.New("invalid network image")
+	ErrTooLarge = errors.New("network image too large")
 )
 
 // Image is a network placed on a chip: what the driver loads onto a board. Its encoding is

@@ -7,6 +7,8 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -477,4 +479,42 @@ func FuzzDecodeImage(f *testing.F) {
 			}
 		}
 	})
+}
+
+// zeros reads as /dev/zero does: without end.
+type zeros struct{ n int64 }
+
+func (z *zeros) Read(p []byte) (int, error) {
+	clear(p)
+	z.n += int64(len(p))
+	return len(p), nil
+}
+
+// Every writer and reader enforces the format's size limit (lowered here so that the test
+// needs no gigabytes): Encode, Decode, Read of an endless stream, ReadFile by the file's size.
+func TestSizeLimit(t *testing.T) {
+	b, err := sample().MarshalBinary()
+	require.NoError(t, err)
+	restore := image.SetLimit(len(b) - 1)
+	defer restore()
+
+	_, err = sample().MarshalBinary()
+	require.ErrorIs(t, err, image.ErrTooLarge)
+	require.ErrorContains(t, err, fmt.Sprintf("%d bytes, the format's limit is %d", len(b), len(b)-1))
+	_, err = image.Decode(b)
+	require.ErrorIs(t, err, image.ErrTooLarge)
+
+	z := &zeros{}
+	_, err = image.Read(z)
+	require.ErrorIs(t, err, image.ErrTooLarge)
+	require.LessOrEqual(t, z.n, int64(len(b)+64<<10), "reads stop at the limit")
+
+	p := filepath.Join(t.TempDir(), "big.lrni")
+	f, err := os.Create(p)
+	require.NoError(t, err)
+	require.NoError(t, f.Truncate(int64(len(b)))) // sparse: no disk
+	require.NoError(t, f.Close())
+	_, err = image.ReadFile(p)
+	require.ErrorIs(t, err, image.ErrTooLarge)
+	require.ErrorContains(t, err, "big.lrni")
 }

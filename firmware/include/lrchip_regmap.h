@@ -54,6 +54,8 @@
 #define LRCHIP_REG_SCRATCH                0x05cu /* RW */
 #define LRCHIP_REG_ERROR_CODE             0x060u /* RO */
 #define LRCHIP_REG_TEMPERATURE            0x064u /* RO */
+#define LRCHIP_REG_IMAGE_CRC              0x068u /* RO */
+#define LRCHIP_REG_IMAGE_SIZE             0x06cu /* RO */
 #define LRCHIP_REG_RING_CMD_BASE_LO       0x100u /* RW */
 #define LRCHIP_REG_RING_CMD_BASE_HI       0x104u /* RW */
 #define LRCHIP_REG_RING_CMD_SIZE          0x108u /* RW */

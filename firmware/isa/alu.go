@@ -78,8 +78,30 @@ func ALU(op Opcode, a, b, c, n int32) int32 {
 		return Wrap(a, n)
 	case OpSext:
 		return Sext(a, n)
+	case OpRand:
+		return Rand(a, b)
 	}
 	return 0
+}
+
+// Fmix32 is the finaliser of MurmurHash3 (Appleby): a bijection of 32-bit words that mixes
+// every input bit into every output bit.
+func Fmix32(h uint32) uint32 {
+	h ^= h >> 16
+	h *= 0x85ebca6b
+	h ^= h >> 13
+	h *= 0xc2b2ae35
+	h ^= h >> 16
+	return h
+}
+
+// Rand is the rand instruction: fmix32(fmix32(a) XOR b), a pseudo-random word that depends
+// only on a (a seed, one per neuron) and b (a counter, such as the timestep). It is a pure
+// function, so a stochastic neuron gives the same bits on every run and every device; for a
+// fixed a, distinct b give distinct words (fmix32 is a bijection), and words of different
+// seeds are unrelated. docs/chip.md §3.6 says how to seed it.
+func Rand(a, b int32) int32 {
+	return int32(Fmix32(Fmix32(uint32(a)) ^ uint32(b)))
 }
 
 func b2i(b bool) int32 {

@@ -194,6 +194,7 @@ const (
 	OpBne  Opcode = 0x62 // if ra != rb
 	OpBlt  Opcode = 0x63 // if ra < rb
 	OpBge  Opcode = 0x64 // if ra >= rb
+	OpRand Opcode = 0x70 // rd = Rand(ra, rb): a pseudo-random word, a fixed function of ra and rb
 )
 
 // OpInfo describes an opcode.
@@ -248,6 +249,7 @@ var Ops = []OpInfo{
 	{OpBne, "bne", ShapeSSL, 0, 0, "jump forward to label if ra ≠ rb (uniform operands only)"},
 	{OpBlt, "blt", ShapeSSL, 0, 0, "jump forward to label if ra < rb (uniform operands only)"},
 	{OpBge, "bge", ShapeSSL, 0, 0, "jump forward to label if ra ≥ rb (uniform operands only)"},
+	{OpRand, "rand", ShapeDSS, 0, 0, "rd = fmix32(fmix32(ra) XOR rb), fmix32 MurmurHash3's finaliser: a pseudo-random word of (seed, counter), see §3.6"},
 }
 
 var opByCode [256]*OpInfo

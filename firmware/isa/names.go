@@ -1,6 +1,10 @@
 package isa
 
-import "fmt"
+import (
+	"fmt"
+
+	"github.com/lrchip/lrchip/chip"
+)
 
 // MaxNameLen is the longest program or register name, in bytes (the program binary stores
 // each name's length in one byte).
@@ -49,7 +53,9 @@ func ReservedName(s string) bool {
 
 // CheckNames checks the program's names, which Validate does not look at: the program name is
 // empty or an identifier; every state, parameter and constant name is an identifier that is not
-// reserved (see ReservedName) and is used once across the three lists; no name is longer than
+// reserved (see ReservedName) and is used once across the three lists; no state register is
+// named like a probe field that is not a state register (chip.ReservedField: a, input, spike,
+// s), so that a probe of a field always records what its name says; no name is longer than
 // MaxNameLen. Errors wrap ErrInvalid. A program that passes Validate and CheckNames can be
 // stored (MarshalBinary) and disassembled.
 func (p *Program) CheckNames() error {
@@ -73,6 +79,9 @@ func (p *Program) CheckNames() error {
 				return fmt.Errorf("%w: %s %q is not an identifier", ErrInvalid, what, n)
 			case ReservedName(n):
 				return fmt.Errorf("%w: %s %q is reserved (spelled like a register)", ErrInvalid, what, n)
+			case l.what == "state" && chip.ReservedField(n):
+				return fmt.Errorf("%w: %s %q is reserved: probes read it as %s (%s is the dendritic input, %s the spike payload); choose another name",
+					ErrInvalid, what, n, fieldMeaning(n), chip.NameInput, chip.NameSpike)
 			case seen[n] != "":
 				return fmt.Errorf("%w: %s %q duplicates %s", ErrInvalid, what, n, seen[n])
 			}
@@ -80,4 +89,11 @@ func (p *Program) CheckNames() error {
 		}
 	}
 	return nil
+}
+
+func fieldMeaning(n string) string {
+	if f, err := chip.ParseField(n, nil); err == nil && f.Kind == chip.FieldInput {
+		return "the dendritic input"
+	}
+	return "the spike payload"
 }

@@ -61,6 +61,8 @@ const (
 	RegScratch      = 0x05C
 	RegErrorCode    = 0x060
 	RegTemperature  = 0x064
+	RegImageCRC     = 0x068 // CRC-32 of the loaded network image: which image a host finds loaded
+	RegImageSize    = 0x06C
 
 	// RegRingBase is the first ring's block; ring i's registers are at RegRingBase +
 	// i*RingRegStride: BASE_LO, BASE_HI, SIZE, then a reserved word.
@@ -243,6 +245,8 @@ var Registers = func() []Register {
 		{"SCRATCH", RegScratch, RW, "free for the host; used by the register self-test", nil},
 		{"ERROR_CODE", RegErrorCode, RO, "Result code of the last fatal error, 0 if none", nil},
 		{"TEMPERATURE", RegTemperature, RO, "die temperature in m°C (signed), updated every step", nil},
+		{"IMAGE_CRC", RegImageCRC, RO, "CRC-32 (IEEE) of the loaded network image, 0 when none: with IMAGE_SIZE, which image a host finds loaded", nil},
+		{"IMAGE_SIZE", RegImageSize, RO, "size in bytes of the loaded network image, 0 when none", nil},
 	}
 	for i := Ring(0); i < NumRings; i++ {
 		dir := "board → host"

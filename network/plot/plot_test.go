@@ -47,9 +47,9 @@ func TestDraw(t *testing.T) {
 			t.Run(c.name+" "+ext, func(t *testing.T) {
 				res := result(c.ports, c.width)
 				r := filepath.Join(dir, c.name+"-raster."+ext)
-				require.NoError(t, plot.SaveRaster(res, r))
+				require.NoError(t, plot.SaveRaster(res, r, plot.Options{}))
 				tr := filepath.Join(dir, c.name+"-traces."+ext)
-				require.NoError(t, plot.SaveTraces(res, tr))
+				require.NoError(t, plot.SaveTraces(res, tr, plot.Options{}))
 				for _, f := range []string{r, tr} {
 					b, err := os.ReadFile(f)
 					require.NoError(t, err)
@@ -67,15 +67,15 @@ func TestDraw(t *testing.T) {
 
 func TestDrawErrors(t *testing.T) {
 	dir := t.TempDir()
-	err := plot.SaveRaster(&run.Result{Steps: 3}, filepath.Join(dir, "r.svg"))
+	err := plot.SaveRaster(&run.Result{Steps: 3}, filepath.Join(dir, "r.svg"), plot.Options{})
 	require.ErrorIs(t, err, plot.ErrNothing)
 	require.ErrorContains(t, err, "plot: raster: nothing to draw: the network has no output ports")
 	require.NoFileExists(t, filepath.Join(dir, "r.svg"), "no empty file left behind")
-	err = plot.SaveTraces(&run.Result{Steps: 3}, filepath.Join(dir, "t.png"))
+	err = plot.SaveTraces(&run.Result{Steps: 3}, filepath.Join(dir, "t.png"), plot.Options{})
 	require.ErrorIs(t, err, plot.ErrNothing)
-	err = plot.SaveRaster(result(1, 2), filepath.Join(dir, "r.bmp"))
+	err = plot.SaveRaster(result(1, 2), filepath.Join(dir, "r.bmp"), plot.Options{})
 	require.ErrorContains(t, err, `unknown picture format "bmp" (want .svg or .png`)
-	err = plot.SaveRaster(result(1, 2), filepath.Join(dir, "missing", "r.svg"))
+	err = plot.SaveRaster(result(1, 2), filepath.Join(dir, "missing", "r.svg"), plot.Options{})
 	require.ErrorContains(t, err, "plot: open ")
 	f, err := plot.FormatOf("X.PNG")
 	require.NoError(t, err)

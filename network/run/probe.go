@@ -22,7 +22,7 @@ const MaxProbeNeurons = 1 << 20
 // for all. Errors wrap ErrUsage.
 func ParseProbe(s string) (ProbeSpec, error) {
 	bad := func(f string, a ...any) (ProbeSpec, error) {
-		return ProbeSpec{}, fmt.Errorf("run: probe %q: %w: %s (want POPULATION:FIELD[:NEURONS], e.g. exc:v:0-9)", s, ErrUsage, fmt.Sprintf(f, a...))
+		return ProbeSpec{}, fmt.Errorf("run: probe %s: %w: %s (want POPULATION:FIELD[:NEURONS], e.g. exc:v:0-9)", quote(s), ErrUsage, fmt.Sprintf(f, a...))
 	}
 	parts := strings.Split(s, ":")
 	if len(parts) < 2 || len(parts) > 3 {
@@ -47,12 +47,12 @@ func ParseProbe(s string) (ProbeSpec, error) {
 		lo, hi, isRange := strings.Cut(item, "-")
 		a, err := strconv.Atoi(strings.TrimSpace(lo))
 		if err != nil || a < 0 {
-			return bad("neuron %q is not a number ≥ 0", lo)
+			return bad("neuron %s is not a number ≥ 0", quote(lo))
 		}
 		b := a
 		if isRange {
 			if b, err = strconv.Atoi(strings.TrimSpace(hi)); err != nil || b < a {
-				return bad("range %q: want FIRST-LAST with FIRST ≤ LAST", item)
+				return bad("range %s: want FIRST-LAST with FIRST ≤ LAST", quote(item))
 			}
 		}
 		if len(p.Neurons)+(b-a+1) > MaxProbeNeurons {

@@ -6,7 +6,9 @@ import (
 	"fmt"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/lrchip/lrchip/chip"
 	"github.com/lrchip/lrchip/device"
@@ -26,6 +28,15 @@ type Options struct {
 	Inputs   []Spike        // input spikes, by input port name; any order
 	Probes   []ProbeSpec    // fields to record after every step
 	Progress func(done int) // called with the steps done so far, when set
+	// Sources generate input spikes step by step (a description's Poisson and regular
+	// sources, network.Generator): each chunk's spikes are made and injected just before it
+	// runs, so a long run never holds them all.
+	Sources []Source
+	// Loaded says the image is already loaded on the device (lrctl load), which is at step
+	// At: Run does not load it, and runs steps At+1, ..., At+Steps, which the result
+	// numbers 1, ..., Steps.
+	Loaded bool
+	At     uint64
 	// Chunk is how many steps run between reads of the device's output: longer chunks make
 	// fewer round trips to a device in another process, shorter ones report progress more
 	// often. Default DefaultChunk.
@@ -34,6 +45,20 @@ type Options struct {
 
 // DefaultChunk is Options.Chunk's default.
 const DefaultChunk = 4096
+
+// Source generates the spikes of an input port, for any range of steps, the same whatever the
+// ranges asked (network.Generator is one).
+type Source interface {
+	PortName() string
+	// Spikes calls emit for each spike of steps [lo, hi], in step order.
+	Spikes(lo, hi int, emit func(step, neuron int, payload int32))
+	// Expected is about how many spikes steps [1, steps] hold.
+	Expected(steps int) float64
+}
+
+// maxChunkSpikes bounds the generated spikes one chunk holds: the chunk is shortened for
+// sources that make more.
+const maxChunkSpikes = 1 << 20
 
 // Port describes an output port of the result.
 type Port struct {
@@ -63,6 +88,10 @@ type Result struct {
 	Outputs []Port  `json:"outputs"`
 	Spikes  []Spike `json:"spikes"`
 	Probes  []Trace `json:"probes"`
+
+	// Ignored counts the input spikes for steps after the run's last: they are dropped (a
+	// file of input for a longer run can drive a shorter one), and a tool says so.
+	Ignored int `json:"-"`
 }
 
 type probeSlot struct {
@@ -84,18 +113,32 @@ func Run(ctx context.Context, dev device.Device, img *image.Image, opts Options)
 	if chunk <= 0 {
 		chunk = DefaultChunk
 	}
-	in, err := schedule(img, opts)
+	in, ignored, err := schedule(img, opts)
 	if err != nil {
 		return nil, err
+	}
+	ports := make([]int, len(opts.Sources))
+	perStep := 0.0
+	for i, src := range opts.Sources {
+		if ports[i] = img.Input(src.PortName()); ports[i] < 0 {
+			return nil, fmt.Errorf("run: %w: source of port %q: no input port of that name (%s)", ErrSpikes, src.PortName(), names("input ports", inputNames(img)))
+		}
+		perStep += src.Expected(opts.Steps) / float64(opts.Steps)
+	}
+	if perStep*float64(chunk) > maxChunkSpikes {
+		chunk = max(1, int(maxChunkSpikes/perStep))
 	}
 	traces, err := resolveProbes(img, opts.Probes)
 	if err != nil {
 		return nil, err
 	}
-	if err := dev.Load(ctx, img); err != nil {
+	var base uint64 // the device's step before this run's first
+	if opts.Loaded {
+		base = opts.At
+	} else if err := dev.Load(ctx, img); err != nil {
 		return nil, fmt.Errorf("run: %w: %w", ErrDevice, err)
 	}
-	res := &Result{Network: img.Name, Outputs: []Port{}, Spikes: []Spike{}, Probes: []Trace{}}
+	res := &Result{Network: img.Name, Outputs: []Port{}, Spikes: []Spike{}, Probes: []Trace{}, Ignored: ignored}
 	for _, o := range img.Outputs {
 		res.Outputs = append(res.Outputs, Port{Name: o.Name, Population: img.Pops[o.Pop].Name, Start: o.Start, Count: o.Count})
 	}
@@ -108,20 +151,55 @@ func Run(ctx context.Context, dev device.Device, img *image.Image, opts Options)
 				return nil, fmt.Errorf("run: %w: probe %s: %w", ErrDevice, t.spec, err)
 			}
 			if id != len(slots) {
-				return nil, fmt.Errorf("run: %w: probe %s: the device numbered it %d, want %d", ErrDevice, t.spec, id, len(slots))
+				hint := ""
+				if opts.Loaded {
+					hint = " (probes of an earlier run are still on the device: load the image again)"
+				}
+				return nil, fmt.Errorf("run: %w: probe %s: the device numbered it %d, want %d%s", ErrDevice, t.spec, id, len(slots), hint)
 			}
 			slots = append(slots, probeSlot{trace: ti, pos: t.pos[core]})
 		}
 	}
-	if err := dev.Inject(ctx, in); err != nil {
-		return nil, fmt.Errorf("run: %w: %w", ErrDevice, err)
-	}
 	var out chip.Output
+	var batch []chip.Spike
 	for done := 0; done < opts.Steps; {
 		n := min(chunk, opts.Steps-done)
+		// This chunk's input: the file's (in is in step order), then the sources'.
+		k := 0
+		for k < len(in) && int(in[k].Step) <= done+n {
+			k++
+		}
+		batch = append(batch[:0], in[:k]...)
+		in = in[k:]
+		for i, src := range opts.Sources {
+			size := img.Inputs[ports[i]].Size
+			var bad error
+			src.Spikes(done+1, done+n, func(step, neuron int, payload int32) {
+				if neuron < 0 || neuron >= size || step <= done || step > done+n {
+					bad = fmt.Errorf("run: %w: source of port %q made a spike on neuron %d, step %d", ErrSpikes, src.PortName(), neuron, step)
+					return
+				}
+				batch = append(batch, chip.Spike{Step: uint64(step), Port: ports[i], Neuron: neuron, Payload: payload})
+			})
+			if bad != nil {
+				return res, bad
+			}
+		}
+		if len(batch) > 0 {
+			slices.SortStableFunc(batch, func(a, b chip.Spike) int { return int(a.Step) - int(b.Step) })
+			for i := range batch {
+				batch[i].Step += base
+			}
+			if err := dev.Inject(ctx, batch); err != nil {
+				return res, fmt.Errorf("run: %w: %w", ErrDevice, err)
+			}
+		}
 		runErr := dev.Run(ctx, n)
 		out.Reset()
 		readErr := dev.Read(ctx, &out)
+		if base > 0 {
+			rebase(&out, base)
+		}
 		// What the device emitted counts even when it failed: keep the steps that completed.
 		got, err := res.collect(img, &out, slots, done)
 		if err == nil {
@@ -133,7 +211,7 @@ func Run(ctx context.Context, dev device.Device, img *image.Image, opts Options)
 		if err != nil {
 			if len(slots) == 0 {
 				// Without probes, the device's clock says how far it got.
-				got = max(got, min(int(dev.Time()), done+n))
+				got = max(got, min(int(dev.Time()-min(dev.Time(), base)), done+n))
 			}
 			res.Steps = got
 			if ctx.Err() != nil {
@@ -191,26 +269,29 @@ func (r *Result) collect(img *image.Image, out *chip.Output, slots []probeSlot, 
 	return complete, nil
 }
 
-// schedule checks the input spikes and returns them for the device, in step order.
-func schedule(img *image.Image, opts Options) ([]chip.Spike, error) {
-	var out []chip.Spike
+// schedule checks the input spikes and returns them for the device, in step order, with the
+// number of spikes past the last step (left out) and of payloads beyond 24 bits.
+func schedule(img *image.Image, opts Options) (out []chip.Spike, ignored int, err error) {
 	for i, s := range opts.Inputs {
 		bad := func(f string, a ...any) error {
-			return fmt.Errorf("run: %w: spike %d (step %d, port %q, neuron %d): %s", ErrSpikes, i+1, s.Step, s.Port, s.Neuron, fmt.Sprintf(f, a...))
+			return fmt.Errorf("run: %w: spike %d (step %d, port %s, neuron %d): %s", ErrSpikes, i+1, s.Step, quote(s.Port), s.Neuron, fmt.Sprintf(f, a...))
 		}
 		p := img.Input(s.Port)
 		switch {
 		case p < 0:
-			return nil, bad("no input port of that name (%s)", names("input ports", inputNames(img)))
-		case s.Step < 1 || s.Step > opts.Steps:
-			return nil, bad("step outside [1, %d] (the run's steps)", opts.Steps)
+			return nil, 0, bad("no input port of that name (%s)", names("input ports", inputNames(img)))
+		case s.Step < 1:
+			return nil, 0, bad("step %d: steps count from 1", s.Step)
 		case s.Neuron < 0 || s.Neuron >= img.Inputs[p].Size:
-			return nil, bad("neuron outside [0, %d) of the port", img.Inputs[p].Size)
+			return nil, 0, bad("neuron outside [0, %d) of the port", img.Inputs[p].Size)
+		case s.Step > opts.Steps:
+			ignored++
+			continue
 		}
 		out = append(out, chip.Spike{Step: uint64(s.Step), Port: p, Neuron: s.Neuron, Payload: s.Payload})
 	}
 	slices.SortStableFunc(out, func(a, b chip.Spike) int { return int(a.Step) - int(b.Step) })
-	return out, nil
+	return out, ignored, nil
 }
 
 func inputNames(img *image.Image) []string {
@@ -249,7 +330,7 @@ func resolveProbes(img *image.Image, specs []ProbeSpec) ([]resolved, error) {
 			for _, p := range img.Pops {
 				l = append(l, p.Name)
 			}
-			return nil, bad("no population %q (%s)", sp.Population, names("populations", l))
+			return nil, bad("no population %s (%s)", quote(sp.Population), names("populations", l))
 		}
 		pop := img.Pops[pi]
 		prog := img.Core(pop.Segments[0].Core).Program
@@ -287,4 +368,33 @@ func resolveProbes(img *image.Image, specs []ProbeSpec) ([]resolved, error) {
 		out = append(out, r)
 	}
 	return out, nil
+}
+
+// rebase numbers a continued run's output from its first step: device step base+k is k
+// (anything older is left at 0, which collect refuses).
+func rebase(out *chip.Output, base uint64) {
+	at := func(s uint64) uint64 {
+		if s <= base {
+			return 0
+		}
+		return s - base
+	}
+	for i := range out.Spikes {
+		out.Spikes[i].Step = at(out.Spikes[i].Step)
+	}
+	for i := range out.Samples {
+		out.Samples[i].Step = at(out.Samples[i].Step)
+	}
+}
+
+// quote is %q of s cut to 64 bytes: an input file's names are not echoed without bound.
+func quote(s string) string {
+	if len(s) <= 64 {
+		return strconv.Quote(s)
+	}
+	cut := 64
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return fmt.Sprintf("%s… (%d bytes)", strconv.Quote(s[:cut]), len(s))
 }

@@ -208,6 +208,17 @@ func TestRunEmptyResultJSON(t *testing.T) {
 	require.JSONEq(t, `{"network": "", "steps": 1, "outputs": [], "spikes": [], "probes": []}`, js.String())
 }
 
+// Input for steps past the run's last is left out and counted: a tool says so instead of
+// refusing or staying quiet. Payloads are int32 end to end, as Lava's (docs/chip.md).
+func TestRunIgnoresLateInput(t *testing.T) {
+	in := []run.Spike{{Step: 1, Port: "in"}, {Step: 3, Port: "in", Neuron: 1}, {Step: 9, Port: "in", Neuron: 2},
+		{Step: 2, Port: "in", Neuron: 3, Payload: 1 << 23}, {Step: 2, Port: "in", Neuron: 4, Payload: -(1 << 23)}}
+	res, err := run.Run(context.Background(), newEmu(t, chip.Size{}), relayNet(t), run.Options{Steps: 2, Inputs: in})
+	require.NoError(t, err)
+	require.Equal(t, 2, res.Ignored)
+	require.Equal(t, 2, res.Steps)
+}
+
 func TestRunErrors(t *testing.T) {
 	cases := []struct {
 		name string
@@ -218,8 +229,8 @@ func TestRunErrors(t *testing.T) {
 		{"steps", run.Options{}, run.ErrUsage, "run: bad request: 0 steps, want at least 1"},
 		{"port", run.Options{Steps: 2, Inputs: []run.Spike{{Step: 1, Port: "out", Neuron: 0}}}, run.ErrSpikes,
 			`spike 1 (step 1, port "out", neuron 0): no input port of that name (have in)`},
-		{"step", run.Options{Steps: 2, Inputs: []run.Spike{{Step: 1, Port: "in"}, {Step: 3, Port: "in", Neuron: 1}}}, run.ErrSpikes,
-			`spike 2 (step 3, port "in", neuron 1): step outside [1, 2] (the run's steps)`},
+		{"step", run.Options{Steps: 2, Inputs: []run.Spike{{Step: 1, Port: "in"}, {Step: 0, Port: "in", Neuron: 1}}}, run.ErrSpikes,
+			`spike 2 (step 0, port "in", neuron 1): step 0: steps count from 1`},
 		{"neuron", run.Options{Steps: 2, Inputs: []run.Spike{{Step: 1, Port: "in", Neuron: 5}}}, run.ErrSpikes,
 			"neuron outside [0, 5) of the port"},
 		{"probe pop", run.Options{Steps: 1, Probes: []run.ProbeSpec{{Population: "x", Field: "v"}}}, run.ErrUsage,

@@ -29,6 +29,7 @@ const (
 	Auto Format = iota
 	CSV
 	JSON
+	NPZ // NumPy arrays, for results only (Result.WriteNPZ)
 )
 
 func (f Format) String() string {
@@ -37,29 +38,51 @@ func (f Format) String() string {
 		return "csv"
 	case JSON:
 		return "json"
+	case NPZ:
+		return "npz"
 	}
 	return "auto"
 }
 
-// ParseFormat reads "csv" or "json".
+// ParseFormat reads "csv", "json" or "npz".
 func ParseFormat(s string) (Format, error) {
 	switch strings.ToLower(s) {
 	case "csv":
 		return CSV, nil
 	case "json":
 		return JSON, nil
+	case "npz":
+		return NPZ, nil
 	}
-	return Auto, fmt.Errorf("run: %w: format %q, want csv or json", ErrUsage, s)
+	return Auto, fmt.Errorf("run: %w: format %q, want csv, json or npz", ErrUsage, s)
+}
+
+// ResultFormat picks the format of a result file: format when given, else by the file's
+// extension (.csv, .json, .npz). An unknown extension without a format is an error, never a
+// silent CSV; no file (standard output) is CSV.
+func ResultFormat(file, format string) (Format, error) {
+	if format != "" {
+		return ParseFormat(format)
+	}
+	if file == "" || file == "-" {
+		return CSV, nil
+	}
+	if f := FormatOf(file); f != Auto {
+		return f, nil
+	}
+	return Auto, fmt.Errorf("run: %w: %s: unknown extension %q: name the file .csv, .json or .npz, or give --format", ErrUsage, file, filepath.Ext(file))
 }
 
 // FormatOf returns the format a file name's extension implies: JSON for .json, CSV for .csv,
-// Auto otherwise.
+// NPZ for .npz, Auto otherwise.
 func FormatOf(name string) Format {
 	switch strings.ToLower(filepath.Ext(name)) {
 	case ".json":
 		return JSON
 	case ".csv":
 		return CSV
+	case ".npz":
+		return NPZ
 	}
 	return Auto
 }
@@ -99,8 +122,11 @@ func ParseSpikes(data []byte, f Format) ([]Spike, error) {
 			f = JSON
 		}
 	}
-	if f == JSON {
+	switch f {
+	case JSON:
 		return parseJSONSpikes(data)
+	case NPZ:
+		return nil, fmt.Errorf("run: spikes: %w: input spikes are CSV or JSON, not npz", ErrSpikes)
 	}
 	return parseCSVSpikes(data)
 }

@@ -76,7 +76,7 @@ func TestImagePortsAcrossCores(t *testing.T) {
 			}
 		}
 		scores := make([]int64, 3)
-		want = append(want, Result{Window: w, Argmax: l.Apply(counts, scores), Scores: scores})
+		want = append(want, Result{Window: w, Argmax: l.Apply(counts, scores), Scores: scores, Counts: counts})
 	}
 
 	ec := loadChip(t, img, ports)

@@ -35,9 +35,10 @@ func (p Patterns) Validate() error {
 // Class returns the class window w shows.
 func (p Patterns) Class(w int) int { return w % p.Classes }
 
-// Source returns the spikes as a Source (binary spikes, payload 1).
+// Source returns the spikes as a Source (binary spikes, payload 1): the rate encoding (see
+// Fires) of rates High for the shown class's neurons and Low for the others.
 func (p Patterns) Source() Source {
-	hi, lo := threshold(p.High), threshold(p.Low)
+	hi, lo := Threshold(p.High), Threshold(p.Low)
 	return func(w, s int, dst []chip.Spike) []chip.Spike {
 		c := p.Class(w)
 		for i := range p.Inputs {
@@ -45,7 +46,7 @@ func (p Patterns) Source() Source {
 			if i%p.Classes == c {
 				t = hi
 			}
-			if mix(p.Seed, uint64(w), uint64(s), uint64(i)) < t {
+			if Fires(p.Seed, w, s, i, t) {
 				dst = append(dst, chip.Spike{Neuron: i, Payload: 1})
 			}
 		}
@@ -53,8 +54,16 @@ func (p Patterns) Source() Source {
 	}
 }
 
-// threshold maps a probability to a bound on a uniform uint64.
-func threshold(p float64) uint64 {
+// Fires is the deterministic rate encoder of input spikes that Patterns and hostlib share:
+// input neuron i fires at step s of window w when the splitmix64 hash of (seed, w, s, i) is
+// below t, the Threshold of its firing probability per step.
+func Fires(seed uint64, w, s, i int, t uint64) bool {
+	return mix(seed, uint64(w), uint64(s), uint64(i)) < t
+}
+
+// Threshold maps a firing probability per step (in [0, 1]) to the bound on a uniform
+// uint64 that Fires compares with: ⌊p·2^64⌋, and 2^64−1 for p ≥ 1.
+func Threshold(p float64) uint64 {
 	if p >= 1 {
 		return math.MaxUint64
 	}

@@ -52,6 +52,12 @@ type Opts struct {
 	Batch int
 	// Input gives the spikes to inject. Default: none.
 	Input Source
+	// Begin, when set, is called by the chip stage before it starts window w (before it
+	// waits for a slot and asks Input for the window's steps). It may block until there is
+	// input for the window, honouring ctx, and may prepare the chip (hostlib waits for a
+	// request there and resets the network's state between requests). An error stops the
+	// run; an error after ctx is done ends it as a cancellation does. Default: none.
+	Begin func(ctx context.Context, w int) error
 	// OnResult receives every window's result, in window order, from the GPU stage's
 	// goroutine; an error from it stops the run. Default: results are only counted.
 	OnResult func(Result) error
@@ -86,6 +92,7 @@ type Result struct {
 	Window int     // 0-based
 	Argmax int     // the first largest score
 	Scores []int64 // the layer's M scores (a copy the callee may keep)
+	Counts []int32 // the window's N spike counts, the readout's input (a copy the callee may keep)
 	// Latency is the time from the window's first step to its delivery.
 	Latency time.Duration
 }
@@ -369,6 +376,14 @@ func (p *Pipeline) produce(ctx, stop context.Context, prod *ring.Producer, slots
 	in := make([][]chip.Spike, p.opts.Window)
 	le := binary.LittleEndian
 	for w := 0; windows == 0 || w < windows; w++ {
+		if p.opts.Begin != nil {
+			if err := p.opts.Begin(ctx, w); err != nil {
+				if ctx.Err() != nil {
+					return nil
+				}
+				return fmt.Errorf("sched: chip stage: window %d: %w", w, err)
+			}
+		}
 		t0 := time.Now()
 		select {
 		case slots <- struct{}{}:
@@ -506,7 +521,9 @@ func (p *Pipeline) consume(stop context.Context, cons *ring.Consumer, slots chan
 			var arg int
 			arg, scores = gpu.Output(p.mem[w.off+p.out:], p.m, scores)
 			now := time.Since(epoch)
-			res := Result{Window: w.index, Argmax: arg, Scores: append([]int64(nil), scores...), Latency: now - w.start}
+			counts := unsafe.Slice((*int32)(unsafe.Pointer(&p.mem[w.off+RecordCounts])), p.n)
+			res := Result{Window: w.index, Argmax: arg, Scores: append([]int64(nil), scores...),
+				Counts: append([]int32(nil), counts...), Latency: now - w.start}
 			if p.opts.OnResult != nil {
 				if err := p.opts.OnResult(res); err != nil {
 					return fmt.Errorf("sched: result of window %d: %w", w.index, err)

@@ -142,7 +142,11 @@ func direct(t testing.TB, windows, steps int) []Result {
 				best = m
 			}
 		}
-		out = append(out, Result{Window: w, Argmax: best, Scores: scores})
+		c32 := make([]int32, nOut)
+		for n, c := range counts {
+			c32[n] = int32(c)
+		}
+		out = append(out, Result{Window: w, Argmax: best, Scores: scores, Counts: c32})
 	}
 	return out
 }
@@ -510,4 +514,77 @@ func TestPatterns(t *testing.T) {
 	}
 	all := Patterns{Inputs: 3, Classes: 1, High: 1}
 	require.Len(t, all.Source()(0, 0, nil), 3)
+}
+
+// TestBegin checks the Begin hook: called once per window, in order, before the window's
+// input is asked for; a Begin that blocks is ended by cancelling the run; its error stops
+// the run.
+func TestBegin(t *testing.T) {
+	noLeaks(t)
+	boom := errors.New("boom")
+	var begun, before []int // windows begun, and the last window whose input was asked for then
+	asked := -1
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var col collector
+	p := newPipeline(t, testChip(t), cpuDevice(t), Opts{Window: 4, Depth: 2,
+		Input: func(w, s int, dst []chip.Spike) []chip.Spike {
+			if s == 0 {
+				asked = w
+			}
+			return input(w, s, dst)
+		},
+		Begin: func(ctx context.Context, w int) error {
+			begun, before = append(begun, w), append(before, asked)
+			if w == 5 {
+				cancel()
+				<-ctx.Done() // blocks, as a Begin waiting for input does, until the run ends
+				return ctx.Err()
+			}
+			return nil
+		},
+		OnResult: col.add})
+	st, err := p.Run(ctx, 0)
+	require.ErrorIs(t, err, context.Canceled)
+	require.Equal(t, []int{0, 1, 2, 3, 4, 5}, begun)
+	require.Equal(t, []int{-1, 0, 1, 2, 3, 4}, before, "each window begins after the one before it was given its input")
+	require.Equal(t, 5, st.Windows)
+	require.Equal(t, direct(t, 5, 4), col.got)
+
+	p = newPipeline(t, testChip(t), cpuDevice(t), Opts{Window: 2, Begin: func(ctx context.Context, w int) error {
+		if w == 3 {
+			return boom
+		}
+		return nil
+	}})
+	st, err = p.Run(context.Background(), 10)
+	require.ErrorIs(t, err, boom)
+	require.ErrorContains(t, err, "sched: chip stage: window 3")
+	require.Equal(t, 3, st.Windows)
+}
+
+// TestFires checks that the rate encoder is Patterns' spikes: a window of the pattern's
+// rates gives its spikes.
+func TestFires(t *testing.T) {
+	p := Patterns{Inputs: 20, Classes: 5, High: 0.5, Low: 0.05, Seed: 9}
+	src := p.Source()
+	for w := range 7 {
+		for s := range 30 {
+			var want []chip.Spike
+			for i := range p.Inputs {
+				r := p.Low
+				if i%5 == p.Class(w) {
+					r = p.High
+				}
+				if Fires(p.Seed, w, s, i, Threshold(r)) {
+					want = append(want, chip.Spike{Neuron: i, Payload: 1})
+				}
+			}
+			require.Equal(t, want, src(w, s, nil))
+		}
+	}
+	require.Equal(t, uint64(0), Threshold(0))
+	require.Equal(t, uint64(1)<<63, Threshold(0.5))
+	require.Equal(t, ^uint64(0), Threshold(1))
+	require.False(t, Fires(1, 2, 3, 4, 0), "probability 0 never fires")
 }

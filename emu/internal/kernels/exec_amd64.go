@@ -15,6 +15,7 @@ var Available = cpu.X86.HasAVX2
 type Set struct {
 	Name                                                      string
 	add, sub, mul, min, max, and, or, xor, shl, shr, sra, ash func(d, a, b *int32, n int)
+	rand                                                      func(d, a, b *int32, n int)
 	seq, sne, slt, sle, sgt, sge                              func(d, a, b *int32, n int)
 	neg, abs, not                                             func(d, a *int32, n int)
 	sel                                                       func(d, a, b, c *int32, n int)
@@ -25,13 +26,13 @@ type Set struct {
 
 var avx2 = &Set{Name: "avx2",
 	add: addAVX2, sub: subAVX2, mul: mulAVX2, min: minAVX2, max: maxAVX2, and: andAVX2, or: orAVX2, xor: xorAVX2,
-	shl: shlAVX2, shr: shrAVX2, sra: sraAVX2, ash: ashAVX2,
+	shl: shlAVX2, shr: shrAVX2, sra: sraAVX2, ash: ashAVX2, rand: randAVX2,
 	seq: seqAVX2, sne: sneAVX2, slt: sltAVX2, sle: sleAVX2, sgt: sgtAVX2, sge: sgeAVX2,
 	neg: negAVX2, abs: absAVX2, not: notAVX2, sel: selAVX2, mulz: mulzAVX2, sat: satAVX2, wrap: wrapAVX2, spike: spikeAVX2}
 
 var avx512 = &Set{Name: "avx512",
 	add: addAVX512, sub: subAVX512, mul: mulAVX512, min: minAVX512, max: maxAVX512, and: andAVX512, or: orAVX512, xor: xorAVX512,
-	shl: shlAVX512, shr: shrAVX512, sra: sraAVX512, ash: ashAVX512,
+	shl: shlAVX512, shr: shrAVX512, sra: sraAVX512, ash: ashAVX512, rand: randAVX512,
 	seq: seqAVX512, sne: sneAVX512, slt: sltAVX512, sle: sleAVX512, sgt: sgtAVX512, sge: sgeAVX512,
 	neg: negAVX512, abs: absAVX512, not: notAVX512, sel: selAVX512, mulz: mulzAVX512, sat: satAVX512, wrap: wrapAVX512, spike: spikeAVX512}
 
@@ -103,6 +104,8 @@ func (k *Set) Exec(op isa.Opcode, d, a, b, c []int32, n int32) bool {
 		f = k.sra
 	case isa.OpAsh:
 		f = k.ash
+	case isa.OpRand:
+		f = k.rand
 	case isa.OpSeq:
 		f = k.seq
 	case isa.OpSne:
@@ -190,6 +193,8 @@ func (k *Set) Binary(op isa.Opcode) func(d, a, b *int32, n int) {
 		return k.sra
 	case isa.OpAsh:
 		return k.ash
+	case isa.OpRand:
+		return k.rand
 	case isa.OpSeq:
 		return k.seq
 	case isa.OpSne:

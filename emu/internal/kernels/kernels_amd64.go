@@ -49,6 +49,11 @@ func orAVX2(d *int32, a *int32, b *int32, n int)
 //go:noescape
 func xorAVX2(d *int32, a *int32, b *int32, n int)
 
+// randAVX2 sets d = fmix32(fmix32(a) ^ b), the rand instruction.
+//
+//go:noescape
+func randAVX2(d *int32, a *int32, b *int32, n int)
+
 // shlAVX2 sets d = a << clamp(b, 0, 32).
 //
 //go:noescape
@@ -138,6 +143,11 @@ func wrapAVX2(d *int32, a *int32, n int, h int32)
 //
 //go:noescape
 func spikeAVX2(mask *uint8, payload *int32, cond *int32, val *int32, n int, binary bool)
+
+// randAVX512 sets d = fmix32(fmix32(a) ^ b), the rand instruction.
+//
+//go:noescape
+func randAVX512(d *int32, a *int32, b *int32, n int)
 
 // addAVX512 sets d = a + b (wrapping).
 //

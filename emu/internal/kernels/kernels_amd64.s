@@ -215,6 +215,49 @@ xorAVX2_loop:
 	VZEROUPPER
 	RET
 
+// func randAVX2(d *int32, a *int32, b *int32, n int)
+// Requires: AVX, AVX2
+TEXT ·randAVX2(SB), NOSPLIT, $0-32
+	MOVQ         d+0(FP), AX
+	MOVQ         a+8(FP), CX
+	MOVQ         b+16(FP), DX
+	MOVQ         n+24(FP), BX
+	MOVL         $0x85ebca6b, SI
+	VMOVD        SI, X0
+	VPBROADCASTD X0, Y0
+	MOVL         $0xc2b2ae35, SI
+	VMOVD        SI, X1
+	VPBROADCASTD X1, Y1
+
+randAVX2_loop:
+	VMOVDQU (CX), Y2
+	VMOVDQU (DX), Y3
+	VPSRLD  $0x10, Y2, Y4
+	VPXOR   Y4, Y2, Y2
+	VPMULLD Y0, Y2, Y2
+	VPSRLD  $0x0d, Y2, Y4
+	VPXOR   Y4, Y2, Y2
+	VPMULLD Y1, Y2, Y2
+	VPSRLD  $0x10, Y2, Y4
+	VPXOR   Y4, Y2, Y2
+	VPXOR   Y3, Y2, Y2
+	VPSRLD  $0x10, Y2, Y3
+	VPXOR   Y3, Y2, Y2
+	VPMULLD Y0, Y2, Y2
+	VPSRLD  $0x0d, Y2, Y3
+	VPXOR   Y3, Y2, Y2
+	VPMULLD Y1, Y2, Y2
+	VPSRLD  $0x10, Y2, Y3
+	VPXOR   Y3, Y2, Y2
+	VMOVDQU Y2, (AX)
+	ADDQ    $0x20, AX
+	ADDQ    $0x20, CX
+	ADDQ    $0x20, DX
+	SUBQ    $0x08, BX
+	JG      randAVX2_loop
+	VZEROUPPER
+	RET
+
 // func shlAVX2(d *int32, a *int32, b *int32, n int)
 // Requires: AVX, AVX2
 TEXT ·shlAVX2(SB), NOSPLIT, $0-32
@@ -678,6 +721,49 @@ spike_bin_loop:
 	ADDQ      $0x01, AX
 	SUBQ      $0x08, SI
 	JG        spike_bin_loop
+	VZEROUPPER
+	RET
+
+// func randAVX512(d *int32, a *int32, b *int32, n int)
+// Requires: AVX, AVX512F
+TEXT ·randAVX512(SB), NOSPLIT, $0-32
+	MOVQ         d+0(FP), AX
+	MOVQ         a+8(FP), CX
+	MOVQ         b+16(FP), DX
+	MOVQ         n+24(FP), BX
+	MOVL         $0x85ebca6b, SI
+	VMOVD        SI, X0
+	VPBROADCASTD X0, Z0
+	MOVL         $0xc2b2ae35, SI
+	VMOVD        SI, X1
+	VPBROADCASTD X1, Z1
+
+randAVX512_loop:
+	VMOVDQU32 (CX), Z2
+	VMOVDQU32 (DX), Z3
+	VPSRLD    $0x10, Z2, Z4
+	VPXORD    Z4, Z2, Z2
+	VPMULLD   Z0, Z2, Z2
+	VPSRLD    $0x0d, Z2, Z4
+	VPXORD    Z4, Z2, Z2
+	VPMULLD   Z1, Z2, Z2
+	VPSRLD    $0x10, Z2, Z4
+	VPXORD    Z4, Z2, Z2
+	VPXORD    Z3, Z2, Z2
+	VPSRLD    $0x10, Z2, Z3
+	VPXORD    Z3, Z2, Z2
+	VPMULLD   Z0, Z2, Z2
+	VPSRLD    $0x0d, Z2, Z3
+	VPXORD    Z3, Z2, Z2
+	VPMULLD   Z1, Z2, Z2
+	VPSRLD    $0x10, Z2, Z3
+	VPXORD    Z3, Z2, Z2
+	VMOVDQU32 Z2, (AX)
+	ADDQ      $0x40, AX
+	ADDQ      $0x40, CX
+	ADDQ      $0x40, DX
+	SUBQ      $0x10, BX
+	JG        randAVX512_loop
 	VZEROUPPER
 	RET
 

@@ -140,6 +140,7 @@ func main() {
 	binary("andAVX2", "andAVX2 sets d = a & b.", func(x, y, o reg.VecVirtual) { VPAND(y, x, o) })
 	binary("orAVX2", "orAVX2 sets d = a | b.", func(x, y, o reg.VecVirtual) { VPOR(y, x, o) })
 	binary("xorAVX2", "xorAVX2 sets d = a ^ b.", func(x, y, o reg.VecVirtual) { VPXOR(y, x, o) })
+	randKernel("randAVX2", false)
 
 	// Shifts: amounts are clamped at 0 from below; the variable shifts already give 0 (or the
 	// sign for sra) for amounts of 32 or more.
@@ -439,7 +440,54 @@ func compare512(name, doc string, pred uint64) {
 	})
 }
 
+// randKernel writes the rand instruction, d = fmix32(fmix32(a) ^ b) (isa.Rand), for YMM
+// (wide false) or ZMM registers: shifts, xors and two 32-bit multiplies per fmix32.
+func randKernel(name string, wide bool) {
+	TEXT(name, NOSPLIT, "func(d, a, b *int32, n int)")
+	Pragma("noescape")
+	Doc(name + " sets d = fmix32(fmix32(a) ^ b), the rand instruction.")
+	d, a, b, n := Load(Param("d"), GP64()), Load(Param("a"), GP64()), Load(Param("b"), GP64()), Load(Param("n"), GP64())
+	vec, mov, xor := YMM, func(src, dst Op) { VMOVDQU(src, dst) }, func(x, y, o Op) { VPXOR(x, y, o) }
+	if wide {
+		vec, mov, xor = ZMM, func(src, dst Op) { VMOVDQU32(src, dst) }, func(x, y, o Op) { VPXORD(x, y, o) }
+	}
+	constant := func(v uint32) reg.VecVirtual {
+		c, g := vec(), GP32()
+		MOVL(U32(v), g)
+		VMOVD(g, c.AsX())
+		VPBROADCASTD(c.AsX(), c)
+		return c
+	}
+	c1, c2 := constant(0x85ebca6b), constant(0xc2b2ae35)
+	fmix := func(x reg.VecVirtual) {
+		t := vec()
+		VPSRLD(Imm(16), x, t)
+		xor(t, x, x)
+		VPMULLD(c1, x, x)
+		VPSRLD(Imm(13), x, t)
+		xor(t, x, x)
+		VPMULLD(c2, x, x)
+		VPSRLD(Imm(16), x, t)
+		xor(t, x, x)
+	}
+	body := func() {
+		x, y := vec(), vec()
+		mov(Mem{Base: a}, x)
+		mov(Mem{Base: b}, y)
+		fmix(x)
+		xor(y, x, x)
+		fmix(x)
+		mov(x, Mem{Base: d})
+	}
+	if wide {
+		loop512(name, n, []reg.Register{d, a, b}, body)
+	} else {
+		loop(name, n, []reg.Register{d, a, b}, body)
+	}
+}
+
 func avx512() {
+	randKernel("randAVX512", true)
 	binary512("addAVX512", "addAVX512 sets d = a + b (wrapping).", func(x, y, o reg.VecVirtual) { VPADDD(y, x, o) })
 	binary512("subAVX512", "subAVX512 sets d = a - b (wrapping).", func(x, y, o reg.VecVirtual) { VPSUBD(y, x, o) })
 	binary512("mulAVX512", "mulAVX512 sets d = low 32 bits of a * b.", func(x, y, o reg.VecVirtual) { VPMULLD(y, x, o) })
