@@ -270,6 +270,9 @@ func (e *engine) iterate() bool {
 	// is paid once per burst, not once per step, which is most of a small network's step. A
 	// control bit (STOP, RESET) ends a burst at once, and input for the next step is taken
 	// before every step, as on the chip.
+	if e.runLeft > 0 || b.running {
+		e.status() // BUSY and RUNNING are visible before the burst's first step
+	}
 	for burst := 0; burst < stepBurst && (e.runLeft > 0 || b.running) && len(e.out.pending) == 0 && !e.ended; burst++ {
 		if burst > 0 && r.load(regmap.RegControl) != 0 {
 			break
