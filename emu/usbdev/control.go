@@ -79,17 +79,6 @@ func (f *Function) ep0Worker() {
 	}
 }
 
-// dataBuf is where an IN control request's data goes.
-func (u *urb) dataBuf() []byte {
-	if !u.setup.in() {
-		return nil
-	}
-	if u.data == nil {
-		u.data = make([]byte, u.setup.length)
-	}
-	return u.data[:u.setup.length]
-}
-
 // control answers one request: the data of an IN request (truncated to wLength by the
 // caller), or errStall.
 func (f *Function) control(c *client, s setup, data []byte) ([]byte, error) {
@@ -169,8 +158,7 @@ func (f *Function) standard(c *client, s setup) ([]byte, error) {
 			return nil, stall("no endpoint %#02x", ep)
 		}
 		f.mu.Lock()
-		f.halted[ep] = false
-		f.cond.Broadcast()
+		f.haltClearedLocked(ep)
 		f.mu.Unlock()
 		return nil, nil
 	}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"sync"
 	"syscall"
 	"time"
 
@@ -28,21 +27,16 @@ import (
 //
 // Its methods are safe for concurrent use and never block for long.
 type FTDI struct {
+	usbfs // the kernel's side of the device node; its mu guards what follows too
+
 	opts    FTDIOpts
 	product string
 	flash   *board.Flash
 
-	mu      sync.Mutex
-	clients map[ClientID]*client
-	owner   [2]*client // the client that claimed each interface (usbfs)
-	kernel  [2]bool    // ftdi_sio holds the interface
-	gone    bool
-	ready   bool
-	ch      [2]*channel
-	fpga    FPGAState
-	xfers   map[*urb]*ftdiXfer // the bulk URBs submitted, not yet complete
-	urbMem  int
-	stats   FTDIStats
+	ch    [2]*channel
+	fpga  FPGAState
+	xfers map[*urb]*ftdiXfer // the bulk URBs submitted, not yet complete
+	stats FTDIStats
 }
 
 // Defaults of FTDIOpts.
@@ -147,8 +141,12 @@ func NewFTDI(fl *board.Flash, opts FTDIOpts) (*FTDI, error) {
 	if err != nil {
 		return nil, fmt.Errorf("usbdev: %w", err)
 	}
-	f := &FTDI{opts: opts, product: product, flash: fl, clients: map[ClientID]*client{}, xfers: map[*urb]*ftdiXfer{}}
-	f.kernel = [2]bool{!opts.NoKernelDriver, !opts.NoKernelDriver}
+	f := &FTDI{opts: opts, product: product, flash: fl, xfers: map[*urb]*ftdiXfer{}}
+	driver := "ftdi_sio"
+	if opts.NoKernelDriver {
+		driver = ""
+	}
+	f.usbfs.init(f, 2, driver, opts.Ready)
 	f.ch = [2]*channel{newChannel(f, 0), newChannel(f, 1)}
 	f.configure()
 	return f, nil
@@ -186,42 +184,9 @@ func (f *FTDI) MPSSE() MPSSEState {
 func (f *FTDI) Stats() FTDIStats {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	return f.stats
-}
-
-// Driver says who holds interface intf: "ftdi_sio" (the kernel), "usbfs" (a client), or "".
-func (f *FTDI) Driver(intf int) string {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return f.driverLocked(intf)
-}
-
-func (f *FTDI) driverLocked(intf int) string {
-	switch {
-	case f.kernel[intf]:
-		return "ftdi_sio"
-	case f.owner[intf] != nil:
-		return "usbfs"
-	}
-	return ""
-}
-
-// Outstanding returns the URBs submitted and not yet reaped, over all clients.
-func (f *FTDI) Outstanding() int {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	n := 0
-	for _, c := range f.clients {
-		n += len(c.pending) + len(c.reap)
-	}
-	return n
-}
-
-// Clients returns the number of clients connected.
-func (f *FTDI) Clients() int {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return len(f.clients)
+	st := f.stats
+	st.Detaches, st.Attaches = f.detaches, f.attaches
+	return st
 }
 
 // configure is the FPGA configuring from the flash: CDONE rises when a slot is valid.
@@ -264,36 +229,6 @@ func (f *FTDI) Unplug() {
 	f.unplugLocked()
 }
 
-func (f *FTDI) unplugLocked() {
-	if f.gone {
-		return
-	}
-	f.gone = true
-	for _, c := range f.ch {
-		c.stopTimer()
-		q := append(c.outq, c.inq...)
-		c.outq, c.inq = nil, nil
-		for _, x := range q {
-			f.complete(x, syscall.ESHUTDOWN)
-		}
-	}
-	if f.opts.Ready != nil {
-		f.opts.Ready.Gone()
-	}
-}
-
-func (f *FTDI) setReady(r Ready) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	f.opts.Ready = r
-	if r != nil {
-		r.SetReady(f.ready)
-		if f.gone {
-			r.Gone()
-		}
-	}
-}
-
 // complete ends a transfer.
 func (f *FTDI) complete(x *ftdiXfer, errno syscall.Errno) {
 	if x.done {
@@ -302,22 +237,6 @@ func (f *FTDI) complete(x *ftdiXfer, errno syscall.Errno) {
 	x.done, x.errno = true, errno
 	if x.onDone != nil {
 		x.onDone(x)
-	}
-}
-
-func (f *FTDI) updateReadyLocked() {
-	ready := false
-	for _, c := range f.clients {
-		if len(c.reap) > 0 {
-			ready = true
-			break
-		}
-	}
-	if ready != f.ready {
-		f.ready = ready
-		if f.opts.Ready != nil {
-			f.opts.Ready.SetReady(ready)
-		}
 	}
 }
 
@@ -333,6 +252,18 @@ func (f *FTDI) channelOf(ep uint8) (*channel, bool, bool) {
 		}
 	}
 	return nil, false, false
+}
+
+// queueLocked puts a bulk transfer on its channel's queue and moves what can move.
+func (f *FTDI) queueLocked(ch *channel, in bool, x *ftdiXfer) {
+	if in {
+		f.stats.InURBs++
+		ch.inq = append(ch.inq, x)
+	} else {
+		f.stats.OutURBs++
+		ch.outq = append(ch.outq, x)
+	}
+	ch.pump()
 }
 
 // --- control requests ---
@@ -519,14 +450,7 @@ func (f *FTDI) bulk(ctx context.Context, ep uint8, in bool, buf []byte) (int, er
 		f.mu.Unlock()
 		return 0, fmt.Errorf("usbdev: no bulk %s endpoint %#02x: %w", map[bool]string{true: "IN", false: "OUT"}[in], ep, ErrStall)
 	}
-	if in {
-		f.stats.InURBs++
-		ch.inq = append(ch.inq, x)
-	} else {
-		f.stats.OutURBs++
-		ch.outq = append(ch.outq, x)
-	}
-	ch.pump()
+	f.queueLocked(ch, in, x)
 	f.mu.Unlock()
 	select {
 	case <-done:

@@ -87,6 +87,31 @@ func TestInterfaceIsClaimedByOneClient(t *testing.T) {
 	assert.Equal(t, 1, f.Clients())
 }
 
+// TestInterfaceHasNoKernelDriver: the board's interface is vendor-specific, so usbfs finds
+// no kernel driver on it: GETDRIVER names usbfs while a client holds it, libusb's
+// auto-detach (DISCONNECT_CLAIM) just claims it, and CONNECT binds nothing.
+func TestInterfaceHasNoKernelDriver(t *testing.T) {
+	f, ready := newFunction(t, Opts{})
+	a, b := newHost(t, f, 1, ready), newHost(t, f, 2, ready)
+	_, errno := a.getDriver(regmap.USBInterface)
+	assert.Equal(t, syscall.ENODATA, errno)
+	_, errno = a.getDriver(1)
+	assert.Equal(t, syscall.EINVAL, errno, "one interface")
+	assert.Equal(t, syscall.ENODATA, a.usbfsIoctl(regmap.USBInterface, subDisconnect).errno, "nothing to detach")
+
+	require.Zero(t, a.disconnectClaim(regmap.USBInterface, claimExceptDriver, "usbfs").errno)
+	d, errno := b.getDriver(regmap.USBInterface)
+	require.Zero(t, errno)
+	assert.Equal(t, "usbfs", d)
+	assert.Equal(t, syscall.EBUSY, b.disconnectClaim(regmap.USBInterface, claimExceptDriver, "usbfs").errno, "another client holds it")
+	assert.Equal(t, syscall.EBUSY, a.usbfsIoctl(regmap.USBInterface, subConnect).errno)
+	require.Zero(t, a.u32ioctl(ioctlReleaseIntf, regmap.USBInterface).errno)
+	r := a.usbfsIoctl(regmap.USBInterface, subConnect)
+	require.Zero(t, r.errno)
+	assert.Zero(t, r.ret, "no driver wants it")
+	assert.Equal(t, "", f.Driver(regmap.USBInterface))
+}
+
 func TestRegisters(t *testing.T) {
 	f, ready := newFunction(t, Opts{})
 	h := newHost(t, f, 1, ready)

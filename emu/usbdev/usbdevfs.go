@@ -6,7 +6,7 @@ import (
 )
 
 // The Linux usbdevfs interface (linux/usbdevice_fs.h) on 64-bit machines: what libusb asks
-// of a device node, and what Function answers in the kernel's stead.
+// of a device node, and what usbfs (usbfs.go) answers in the kernel's stead.
 const (
 	ioctlSetInterface    = 0x80085504
 	ioctlSetConfig       = 0x80045505
@@ -19,6 +19,22 @@ const (
 	ioctlReleaseIntf     = 0x80045510
 	ioctlClearHalt       = 0x80045515
 	ioctlGetCapabilities = 0x8004551a
+	ioctlIoctl           = 0xc0105512 // struct usbdevfs_ioctl
+	ioctlDisconnectClaim = 0x8108551b // struct usbdevfs_disconnect_claim
+
+	// Inside USBDEVFS_IOCTL: detach the kernel driver from an interface, bind it again.
+	subDisconnect = 0x5516
+	subConnect    = 0x5517
+
+	// USBDEVFS_DISCONNECT_CLAIM's flags: claim only if the driver is the one named, or
+	// unless it is.
+	claimIfDriver     = 0x01
+	claimExceptDriver = 0x02
+
+	// The arguments' sizes.
+	getDriverSize       = 4 + 256 // struct usbdevfs_getdriver
+	disconnectClaimSize = 8 + 256 // struct usbdevfs_disconnect_claim
+	usbfsIoctlSize      = 16      // struct usbdevfs_ioctl
 
 	// struct usbdevfs_urb
 	urbSize         = 56
