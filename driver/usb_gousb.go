@@ -1,7 +1,8 @@
 //go:build gousb
 
-// This file is the driver's only cgo: USB boards through libusb (github.com/google/gousb),
-// behind usbDevice (usb.go), and USB discovery. Build with -tags gousb (the lab build; it
+// This file and driver/internal/gousbx (libusb plumbing shared with driver/ftdi) are the
+// driver's only cgo: USB boards through libusb (github.com/google/gousb), behind usbDevice
+// (usb.go), and USB discovery. Build with -tags gousb (the lab build; it
 // needs libusb-1.0-0-dev and pkg-config); without the tag the usb transport says how to get
 // this build, and discovery reads sysfs.
 
@@ -11,14 +12,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"sort"
-	"strings"
 	"sync"
 	"time"
 
 	"github.com/google/gousb"
 
+	"github.com/lrchip/lrchip/driver/internal/gousbx"
 	"github.com/lrchip/lrchip/firmware/regmap"
 )
 
@@ -28,96 +28,28 @@ func init() {
 	RegisterTransport(TransportUSB, dialUSB)
 }
 
-// newUSBContext starts libusb; gousb panics where it cannot (no USB in a container, say).
-func newUSBContext() (c *gousb.Context, err error) {
-	defer func() {
-		if r := recover(); r != nil {
-			c, err = nil, fmt.Errorf("libusb cannot start: %v", r)
-		}
-	}()
-	return gousb.NewContext(), nil
-}
+// usbSentinels are the link's errors for what gousb says (usbDevice's contract).
+var usbSentinels = map[gousbx.Kind]error{gousbx.Gone: ErrGone, gousbx.Timeout: ErrTimeout, gousbx.Stall: errUSBStall,
+	gousbx.Busy: ErrBusy, gousbx.Overflow: ErrProtocol}
 
-// usbErr turns a gousb error into one the link knows (usbDevice's contract).
-func usbErr(err error) error {
-	var e gousb.Error
-	var s gousb.TransferStatus
-	switch {
-	case err == nil:
-		return nil
-	case errors.As(err, &e):
-		switch e {
-		case gousb.ErrorNoDevice:
-			return fmt.Errorf("%w: %w", err, ErrGone)
-		case gousb.ErrorTimeout:
-			return fmt.Errorf("%w: %w", err, ErrTimeout)
-		case gousb.ErrorPipe:
-			return fmt.Errorf("%w: %w", err, errUSBStall)
-		case gousb.ErrorBusy:
-			return fmt.Errorf("%w: %w", err, ErrBusy)
-		case gousb.ErrorOverflow:
-			return fmt.Errorf("%w: %w", err, ErrProtocol)
-		}
-	case errors.As(err, &s):
-		switch s {
-		case gousb.TransferNoDevice, gousb.TransferError:
-			return fmt.Errorf("%w: %w", err, ErrGone)
-		case gousb.TransferTimedOut:
-			return fmt.Errorf("%w: %w", err, ErrTimeout)
-		case gousb.TransferStall:
-			return fmt.Errorf("%w: %w", err, errUSBStall)
-		case gousb.TransferOverflow:
-			return fmt.Errorf("the board sent more than a transfer holds: %w: %w", err, ErrProtocol)
-		}
-	case errors.Is(err, io.ErrClosedPipe):
-		return fmt.Errorf("the transfer stream ended: %w: %w", err, ErrGone)
-	}
-	return err
-}
+// usbErr turns a gousb error into one the link knows.
+func usbErr(err error) error { return gousbx.Wrap(err, usbSentinels) }
 
-// isUSBErr reports whether err is (or says, for gousb's errors made with %v) e.
-func isUSBErr(err error, e gousb.Error) bool {
-	return err != nil && (errors.Is(err, e) || strings.Contains(err.Error(), e.Error()))
-}
-
-// openUSBLibusb finds the board u names among libusb's devices and opens it. It lists them
-// with OpenDevices, not OpenDeviceWithVIDPID, which returns (nil, nil) when nothing matches
-// and cannot pick a serial number.
+// openUSBLibusb finds the board u names among libusb's devices and opens it.
 func openUSBLibusb(ctx context.Context, u URI) (usbOpened, error) {
 	what := u.String()
-	c, err := newUSBContext()
-	if err != nil {
+	o, err := gousbx.Open(gousbx.Opts{VID: u.VID, PID: u.PID, Serial: u.Serial})
+	switch {
+	case errors.Is(err, gousbx.ErrNoLibusb):
 		return usbOpened{}, errorf("%s: %v: %w", what, err, ErrNotFound)
-	}
-	devs, openErr := c.OpenDevices(func(d *gousb.DeviceDesc) bool {
-		return d.Vendor == gousb.ID(u.VID) && d.Product == gousb.ID(u.PID)
-	})
-	sort.Slice(devs, func(i, j int) bool {
-		a, b := devs[i].Desc, devs[j].Desc
-		return a.Bus < b.Bus || a.Bus == b.Bus && a.Address < b.Address
-	})
-	var pick *gousb.Device
-	var serial string
-	for _, d := range devs {
-		s, err := d.SerialNumber()
-		if pick == nil && err == nil && (u.Serial == "" || s == u.Serial) {
-			pick, serial = d, s
-			continue
-		}
-		d.Close()
-	}
-	if pick == nil {
-		c.Close()
-		if isUSBErr(openErr, gousb.ErrorAccess) {
-			return usbOpened{}, errorf("%s: cannot open the board (%v): install udev/70-lrchip.rules and join group %s", what, openErr, regmap.UdevGroup)
-		}
-		if ctx.Err() != nil {
-			return usbOpened{}, ctxError(ctx, what+": open")
-		}
+	case errors.Is(err, gousbx.ErrAccess):
+		return usbOpened{}, errorf("%s: %v: install udev/70-lrchip.rules and join group %s", what, err, regmap.UdevGroup)
+	case err != nil && ctx.Err() != nil:
+		return usbOpened{}, ctxError(ctx, what+": open")
+	case err != nil:
 		return usbOpened{}, errorf("%s: no such board is plugged in (lrctl list shows the boards): %w", what, ErrNotFound)
 	}
-	path := fmt.Sprintf("/dev/bus/usb/%03d/%03d", pick.Desc.Bus, pick.Desc.Address)
-	return usbOpened{dev: &gousbDevice{c: c, d: pick, path: path}, serial: serial, path: path}, nil
+	return usbOpened{dev: &gousbDevice{c: o.Context, d: o.Device, path: o.Path}, serial: o.Serial, path: o.Path}, nil
 }
 
 // gousbDevice is a board opened through gousb.
@@ -138,7 +70,7 @@ type gousbDevice struct {
 func (g *gousbDevice) claim() error {
 	cfg, err := g.d.Config(regmap.USBConfigValue)
 	if err != nil {
-		if isUSBErr(err, gousb.ErrorBusy) {
+		if gousbx.Is(err, gousb.ErrorBusy) {
 			return fmt.Errorf("%s: %v: %w", g.path, err, ErrBusy)
 		}
 		return fmt.Errorf("%s: %w", g.path, usbErr(err))
@@ -146,7 +78,7 @@ func (g *gousbDevice) claim() error {
 	intf, err := cfg.Interface(regmap.USBInterface, 0)
 	if err != nil {
 		cfg.Close()
-		if isUSBErr(err, gousb.ErrorBusy) {
+		if gousbx.Is(err, gousb.ErrorBusy) {
 			return fmt.Errorf("%s: %v: %w", g.path, err, ErrBusy)
 		}
 		return fmt.Errorf("%s: %w", g.path, usbErr(err))
@@ -249,7 +181,7 @@ func (g *gousbDevice) close() error {
 // scanUSBLibusb asks libusb for the boards: serial numbers, and what the board's IDENTITY
 // says (size, firmware, protocol, who holds it). Where libusb cannot start it reads sysfs.
 func scanUSBLibusb(ctx context.Context, sysfs string) (found []Found, err error) {
-	c, err := newUSBContext()
+	c, err := gousbx.NewContext()
 	if err != nil {
 		return scanUSBSysfs(ctx, sysfs)
 	}
@@ -268,7 +200,7 @@ func scanUSBLibusb(ctx context.Context, sysfs string) (found []Found, err error)
 		defer d.Close()
 	}
 	for _, d := range descs {
-		f := Found{Transport: TransportUSB, Board: regmap.BoardUSB.String(), Path: fmt.Sprintf("/dev/bus/usb/%03d/%03d", d.Bus, d.Address)}
+		f := Found{Transport: TransportUSB, Board: regmap.BoardUSB.String(), Path: gousbx.Path(d)}
 		dev := opened[[2]int{d.Bus, d.Address}]
 		if dev == nil {
 			if openErr != nil {

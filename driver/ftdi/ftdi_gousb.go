@@ -1,8 +1,9 @@
 //go:build gousb
 
-// This file is the package's only cgo: the FT2232H through libusb (github.com/google/gousb),
-// behind usbPort. Build with -tags gousb (the lab build; it needs libusb-1.0-0-dev and
-// pkg-config).
+// This file is the package's only cgo (with driver/internal/gousbx, the libusb plumbing it
+// shares with the driver's USB transport): the FT2232H through libusb
+// (github.com/google/gousb), behind usbPort. Build with -tags gousb (the lab build; it needs
+// libusb-1.0-0-dev and pkg-config).
 
 package ftdi
 
@@ -10,63 +11,25 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"sort"
-	"strings"
 	"time"
 
 	"github.com/google/gousb"
 
 	"github.com/lrchip/lrchip/driver"
+	"github.com/lrchip/lrchip/driver/internal/gousbx"
 	"github.com/lrchip/lrchip/firmware/regmap"
 )
 
 func init() { openUSB = openGousb }
 
-// newContext starts libusb; gousb panics where it cannot (no USB in a container, say).
-func newContext() (c *gousb.Context, err error) {
-	defer func() {
-		if r := recover(); r != nil {
-			c, err = nil, fmt.Errorf("libusb cannot start: %v", r)
-		}
-	}()
-	return gousb.NewContext(), nil
-}
+// portSentinels are the adapter's errors for what gousb says: a cancelled transfer stays as
+// it is (the context ended: the adapter says so), anything else from libusb is a protocol
+// error.
+var portSentinels = map[gousbx.Kind]error{gousbx.Gone: ErrGone, gousbx.Timeout: ErrTimeout, gousbx.Busy: ErrBusy,
+	gousbx.Stall: ErrProtocol, gousbx.Overflow: ErrProtocol, gousbx.Other: ErrProtocol}
 
 // portErr turns a gousb error into one the adapter knows.
-func portErr(err error) error {
-	var e gousb.Error
-	var s gousb.TransferStatus
-	switch {
-	case err == nil:
-		return nil
-	case errors.As(err, &e):
-		switch e {
-		case gousb.ErrorNoDevice:
-			return fmt.Errorf("%w: %w", err, ErrGone)
-		case gousb.ErrorTimeout:
-			return fmt.Errorf("%w: %w", err, ErrTimeout)
-		case gousb.ErrorBusy:
-			return fmt.Errorf("%w: %w", err, ErrBusy)
-		}
-		return fmt.Errorf("%w: %w", err, ErrProtocol)
-	case errors.As(err, &s):
-		switch s {
-		case gousb.TransferNoDevice, gousb.TransferError:
-			return fmt.Errorf("%w: %w", err, ErrGone)
-		case gousb.TransferTimedOut:
-			return fmt.Errorf("%w: %w", err, ErrTimeout)
-		case gousb.TransferCancelled:
-			return err // the context ended: the adapter says so
-		}
-		return fmt.Errorf("%w: %w", err, ErrProtocol)
-	}
-	return err
-}
-
-// isErr reports whether err is (or says, for gousb's errors made with %v) e.
-func isErr(err error, e gousb.Error) bool {
-	return err != nil && (errors.Is(err, e) || strings.Contains(err.Error(), e.Error()))
-}
+func portErr(err error) error { return gousbx.Wrap(err, portSentinels) }
 
 // openGousb opens the FTDI chip u names (the serial picks one of several) and claims channel
 // A's interface, detaching the kernel's ftdi_sio from it and from nothing else.
@@ -75,46 +38,25 @@ func isErr(err error, e gousb.Error) bool {
 // of the configuration, channel B's UART too, and nothing re-attaches those; so Config runs
 // with it off (the configuration is the active one: nothing is set), and auto-detach is on
 // only for the claim, where libusb detaches interface 0's driver alone and re-attaches it
-// when the interface is released. OpenDeviceWithVIDPID returns (nil, nil) when nothing
-// matches and cannot pick a serial number: OpenDevices lists them.
+// when the interface is released.
 func openGousb(ctx context.Context, u driver.URI) (usbPort, Identity, error) {
 	what := u.String()
-	c, err := newContext()
-	if err != nil {
+	o, err := gousbx.Open(gousbx.Opts{VID: u.VID, PID: u.PID, Serial: u.Serial, ControlTimeout: time.Second})
+	switch {
+	case errors.Is(err, gousbx.ErrNoLibusb):
 		return nil, Identity{}, fmt.Errorf("ftdi: %s: %v: %w", what, err, ErrNotFound)
-	}
-	devs, openErr := c.OpenDevices(func(d *gousb.DeviceDesc) bool {
-		return d.Vendor == gousb.ID(u.VID) && d.Product == gousb.ID(u.PID)
-	})
-	sort.Slice(devs, func(i, j int) bool {
-		a, b := devs[i].Desc, devs[j].Desc
-		return a.Bus < b.Bus || a.Bus == b.Bus && a.Address < b.Address
-	})
-	var pick *gousb.Device
-	var id Identity
-	for _, d := range devs {
-		d.ControlTimeout = time.Second
-		s, err := d.SerialNumber()
-		if pick == nil && err == nil && (u.Serial == "" || s == u.Serial) {
-			pick, id.Serial = d, s
-			continue
-		}
-		d.Close()
-	}
-	if pick == nil {
-		c.Close()
-		if isErr(openErr, gousb.ErrorAccess) {
-			return nil, Identity{}, fmt.Errorf("ftdi: %s: cannot open the chip (%v): install udev/70-lrchip.rules and join group %s: %w", what, openErr, regmap.UdevGroup, ErrNotFound)
-		}
-		if ctx.Err() != nil {
-			return nil, Identity{}, fmt.Errorf("ftdi: %s: %w: %w", what, ctx.Err(), ErrTimeout)
-		}
+	case errors.Is(err, gousbx.ErrAccess):
+		return nil, Identity{}, fmt.Errorf("ftdi: %s: %v: install udev/70-lrchip.rules and join group %s: %w", what, err, regmap.UdevGroup, ErrNotFound)
+	case err != nil && ctx.Err() != nil:
+		return nil, Identity{}, fmt.Errorf("ftdi: %s: %w: %w", what, ctx.Err(), ErrTimeout)
+	case err != nil:
 		return nil, Identity{}, fmt.Errorf("ftdi: %s: no such FTDI chip is plugged in: %w", what, ErrNotFound)
 	}
-	id.Path = fmt.Sprintf("/dev/bus/usb/%03d/%03d", pick.Desc.Bus, pick.Desc.Address)
+	pick := o.Device
+	id := Identity{Serial: o.Serial, Path: o.Path}
 	id.Manufacturer, _ = pick.Manufacturer()
 	id.Product, _ = pick.Product()
-	p := &gousbPort{c: c, d: pick, path: id.Path}
+	p := &gousbPort{c: o.Context, d: pick, path: id.Path}
 	if err := p.claim(); err != nil {
 		p.close()
 		return nil, Identity{}, err
@@ -135,7 +77,7 @@ type gousbPort struct {
 
 func (p *gousbPort) claim() error {
 	busy := func(err error) error {
-		if isErr(err, gousb.ErrorBusy) {
+		if gousbx.Is(err, gousb.ErrorBusy) {
 			return fmt.Errorf("ftdi: %s: channel A: %v: %w", p.path, err, ErrBusy)
 		}
 		return fmt.Errorf("ftdi: %s: channel A: %w", p.path, portErr(err))
