@@ -5,15 +5,12 @@ import (
 	"errors"
 	"fmt"
 	"net"
-	"os"
-	"path/filepath"
-	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"golang.org/x/sys/unix"
 
+	"github.com/lrchip/lrchip/emu/internal/unixsrv"
 	"github.com/lrchip/lrchip/firmware/regmap"
 	"github.com/lrchip/lrchip/internal/hangup"
 	"github.com/lrchip/lrchip/runtime/ring"
@@ -30,49 +27,26 @@ var ErrInUse = errors.New("board: socket in use by a live server")
 // replaced; one a live server answers on is not (ErrInUse). The listener removes the socket
 // when it is closed.
 func Listen(path string) (*net.UnixListener, error) {
-	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+	ln, err := unixsrv.Listen("unixpacket", path)
+	switch {
+	case errors.Is(err, unixsrv.ErrInUse):
+		return nil, fmt.Errorf("board: %s: %w", path, ErrInUse)
+	case err != nil:
 		return nil, fmt.Errorf("board: %w", err)
 	}
-	if _, err := os.Lstat(path); err == nil {
-		c, err := net.DialTimeout("unixpacket", path, time.Second)
-		if err == nil {
-			c.Close()
-			return nil, fmt.Errorf("board: %s: %w", path, ErrInUse)
-		}
-		if err := os.Remove(path); err != nil {
-			return nil, fmt.Errorf("board: removing stale socket: %w", err)
-		}
-	}
-	ln, err := net.ListenUnix("unixpacket", &net.UnixAddr{Name: path, Net: "unixpacket"})
-	if err != nil {
-		return nil, fmt.Errorf("board: %w", err)
-	}
-	ln.SetUnlinkOnClose(true)
 	return ln, nil
 }
 
 // ServeUnix accepts hosts on ln, each answered by ServeConn, until ctx ends (it closes ln and
 // returns nil once every connection is done) or ln fails.
 func (b *Board) ServeUnix(ctx context.Context, ln *net.UnixListener) error {
-	stop := context.AfterFunc(ctx, func() { ln.Close() })
-	defer stop()
-	var wg sync.WaitGroup
-	defer wg.Wait()
-	for {
-		conn, err := ln.AcceptUnix()
-		if err != nil {
-			if ctx.Err() != nil {
-				return nil
-			}
-			return fmt.Errorf("board: accept: %w", err)
-		}
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			defer conn.Close()
-			b.ServeConn(ctx, conn) // its errors are the host's problem, told to the host
-		}()
+	err := unixsrv.Serve(ctx, ln, func(ctx context.Context, conn *net.UnixConn) {
+		b.ServeConn(ctx, conn) // its errors are the host's problem, told to the host
+	})
+	if err != nil {
+		return fmt.Errorf("board: %w", err)
 	}
+	return nil
 }
 
 // ServeConn answers one host on conn: identity for a query (HELLO_QUERY), SETUP_BUSY with
@@ -113,7 +87,8 @@ func (b *Board) ServeConn(ctx context.Context, conn *net.UnixConn) error {
 	}
 	connFd := -1
 	raw.Control(func(fd uintptr) { connFd = int(fd) })
-	host := peerHost(connFd)
+	var host Host
+	host.PID, host.Comm = unixsrv.Peer(conn)
 	if err := b.attach(host); err != nil {
 		if h, att := b.Holder(); att {
 			reply.HolderPID, reply.HolderComm = uint32(h.PID), h.Comm
@@ -281,17 +256,4 @@ func kick(fd int) {
 	var b [8]byte
 	b[0] = 1
 	unix.Write(fd, b[:])
-}
-
-// peerHost asks the kernel who is at the other end of a Unix socket.
-func peerHost(fd int) Host {
-	cred, err := unix.GetsockoptUcred(fd, unix.SOL_SOCKET, unix.SO_PEERCRED)
-	if err != nil || cred.Pid <= 0 {
-		return Host{}
-	}
-	h := Host{PID: int(cred.Pid)}
-	if comm, err := os.ReadFile("/proc/" + strconv.Itoa(h.PID) + "/comm"); err == nil {
-		h.Comm = strings.TrimSpace(string(comm))
-	}
-	return h
 }

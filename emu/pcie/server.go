@@ -25,16 +25,13 @@ import (
 	"errors"
 	"fmt"
 	"net"
-	"os"
-	"path/filepath"
-	"strconv"
-	"strings"
 	"sync"
 	"time"
 
 	"golang.org/x/sys/unix"
 
 	"github.com/lrchip/lrchip/emu/board"
+	"github.com/lrchip/lrchip/emu/internal/unixsrv"
 	"github.com/lrchip/lrchip/internal/vfiouser"
 )
 
@@ -88,49 +85,26 @@ func (s *Server) String() string { return "vfio-user server of " + s.b.String() 
 // creates (mode 0700) if missing. A socket left by a dead server is replaced; one a live
 // server answers on is not (ErrInUse). The listener removes the socket when closed.
 func Listen(path string) (*net.UnixListener, error) {
-	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+	ln, err := unixsrv.Listen("unix", path)
+	switch {
+	case errors.Is(err, unixsrv.ErrInUse):
+		return nil, fmt.Errorf("pcie: %s: %w", path, ErrInUse)
+	case err != nil:
 		return nil, fmt.Errorf("pcie: %w", err)
 	}
-	if _, err := os.Lstat(path); err == nil {
-		c, err := net.DialTimeout("unix", path, time.Second)
-		if err == nil {
-			c.Close()
-			return nil, fmt.Errorf("pcie: %s: %w", path, ErrInUse)
-		}
-		if err := os.Remove(path); err != nil {
-			return nil, fmt.Errorf("pcie: removing stale socket: %w", err)
-		}
-	}
-	ln, err := net.ListenUnix("unix", &net.UnixAddr{Name: path, Net: "unix"})
-	if err != nil {
-		return nil, fmt.Errorf("pcie: %w", err)
-	}
-	ln.SetUnlinkOnClose(true)
 	return ln, nil
 }
 
 // Serve accepts hosts on ln, each answered by ServeConn, until ctx ends (it closes ln and
 // returns nil once every connection is done) or ln fails.
 func (s *Server) Serve(ctx context.Context, ln *net.UnixListener) error {
-	stop := context.AfterFunc(ctx, func() { ln.Close() })
-	defer stop()
-	var wg sync.WaitGroup
-	defer wg.Wait()
-	for {
-		conn, err := ln.AcceptUnix()
-		if err != nil {
-			if ctx.Err() != nil {
-				return nil
-			}
-			return fmt.Errorf("pcie: accept: %w", err)
-		}
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			defer conn.Close()
-			s.ServeConn(ctx, conn) // its errors are the host's, told to the host
-		}()
+	err := unixsrv.Serve(ctx, ln, func(ctx context.Context, conn *net.UnixConn) {
+		s.ServeConn(ctx, conn) // its errors are the host's, told to the host
+	})
+	if err != nil {
+		return fmt.Errorf("pcie: %w", err)
 	}
+	return nil
 }
 
 // ServeConn serves one host on conn until it disconnects, breaks the protocol, or ctx ends
@@ -171,7 +145,9 @@ func (s *Server) ServeConn(ctx context.Context, conn *net.UnixConn) error {
 		s.busy = false
 		s.mu.Unlock()
 	}()
-	ss, err := newSession(s, c, peerHost(conn))
+	var host board.Host
+	host.PID, host.Comm = unixsrv.Peer(conn)
+	ss, err := newSession(s, c, host)
 	if err != nil {
 		c.ReplyError(m.Header, unix.ENOMEM)
 		return err
@@ -181,24 +157,4 @@ func (s *Server) ServeConn(ctx context.Context, conn *net.UnixConn) error {
 		return err
 	}
 	return ss.run(ctx)
-}
-
-// peerHost asks the kernel who is at the other end of a Unix socket.
-func peerHost(conn *net.UnixConn) board.Host {
-	raw, err := conn.SyscallConn()
-	if err != nil {
-		return board.Host{}
-	}
-	var h board.Host
-	raw.Control(func(fd uintptr) {
-		cred, err := unix.GetsockoptUcred(int(fd), unix.SOL_SOCKET, unix.SO_PEERCRED)
-		if err != nil || cred.Pid <= 0 {
-			return
-		}
-		h.PID = int(cred.Pid)
-		if comm, err := os.ReadFile("/proc/" + strconv.Itoa(h.PID) + "/comm"); err == nil {
-			h.Comm = strings.TrimSpace(string(comm))
-		}
-	})
-	return h
 }
