@@ -40,6 +40,86 @@ func settle(t *testing.T, base int) {
 	}
 }
 
+// keepBusy keeps d busy as a caller does, in a goroutine of its own, until a call fails:
+// that error comes on the channel. "run": one endless Run; "free-running": Start, then read
+// the output and inject a spike, over and over; "idle": poll, every few milliseconds.
+func keepBusy(t *testing.T, ctx context.Context, d *Device, mode string, poll func() error) <-chan error {
+	t.Helper()
+	errc := make(chan error, 1)
+	switch mode {
+	case "run":
+		go func() { errc <- d.Run(ctx, 1<<40) }()
+	case "free-running":
+		require.NoError(t, d.Start(ctx))
+		go func() {
+			for {
+				if _, err := read(d, ctx); err != nil {
+					errc <- err
+					return
+				}
+				if err := d.Inject(ctx, []chip.Spike{{Neuron: 1, Payload: 1}}); err != nil {
+					errc <- err
+					return
+				}
+				time.Sleep(time.Millisecond) // pacing: the board runs meanwhile
+			}
+		}()
+	case "idle":
+		go func() {
+			for {
+				time.Sleep(5 * time.Millisecond)
+				if err := poll(); err != nil {
+					errc <- err
+					return
+				}
+			}
+		}()
+	default:
+		t.Fatalf("no mode %q", mode)
+	}
+	return errc
+}
+
+// requireGone waits for the first error on errc, which must be ErrGone and come within
+// limit of gone, the moment the board went.
+func requireGone(t *testing.T, errc <-chan error, gone time.Time, limit time.Duration) {
+	t.Helper()
+	select {
+	case err := <-errc:
+		took := time.Since(gone)
+		require.ErrorIs(t, err, ErrGone)
+		t.Logf("%v after %v", err, took)
+		assert.Less(t, took, limit)
+	case <-time.After(5 * time.Second):
+		t.Fatal("no error 5 s after the board went")
+	}
+}
+
+// requireBusyNamingMe checks that uri, which this process holds open, refuses every other
+// opener with ErrBusy naming this process: in this process (the lock file says who), in this
+// process without the lock file (the board refuses, naming the holder it knows), and in
+// another process (the test binary as a client). It returns how the name reads.
+func requireBusyNamingMe(t *testing.T, ctx context.Context, uri string) (me string) {
+	t.Helper()
+	me = fmt.Sprintf("pid %d (", os.Getpid())
+	_, err := Open(ctx, uri, Opts{})
+	require.ErrorIs(t, err, ErrBusy)
+	require.ErrorContains(t, err, me)
+	t.Log(err)
+	_, err = Open(ctx, uri, Opts{NoLock: true})
+	require.ErrorIs(t, err, ErrBusy)
+	require.ErrorContains(t, err, me)
+	t.Log(err)
+	cmd := exec.Command(os.Args[0], "-test.run=^$")
+	cmd.Env = append(os.Environ(), envClient+"="+uri)
+	out, err := cmd.CombinedOutput()
+	require.Error(t, err, "%s", out)
+	require.Contains(t, string(out), "device busy")
+	require.Contains(t, string(out), me)
+	t.Logf("other process: %s", strings.TrimSpace(string(out)))
+	return me
+}
+
 func TestKilledEmulatorIsGoneWithoutLeaks(t *testing.T) {
 	for _, mode := range []string{"run", "free-running", "idle"} {
 		t.Run(mode, func(t *testing.T) {
@@ -50,48 +130,11 @@ func TestKilledEmulatorIsGoneWithoutLeaks(t *testing.T) {
 			require.NoError(t, err)
 			_, err = loadImage(d, ctx, lifImage(t, 8, 32, 1))
 			require.NoError(t, err)
-			errc := make(chan error, 1)
-			switch mode {
-			case "run":
-				go func() { _, err := runSteps(d, ctx, 1<<40); errc <- err }()
-			case "free-running":
-				require.NoError(t, d.Start(ctx))
-				go func() {
-					for {
-						if _, err := read(d, ctx); err != nil {
-							errc <- err
-							return
-						}
-						if err := d.Inject(ctx, []chip.Spike{{Neuron: 1, Payload: 1}}); err != nil {
-							errc <- err
-							return
-						}
-						time.Sleep(time.Millisecond)
-					}
-				}()
-			case "idle":
-				go func() {
-					for {
-						time.Sleep(5 * time.Millisecond)
-						if _, err := read(d, ctx); err != nil {
-							errc <- err
-							return
-						}
-					}
-				}()
-			}
+			errc := keepBusy(t, ctx, d, mode, func() error { _, err := read(d, ctx); return err })
 			time.Sleep(100 * time.Millisecond) // let it get going
 			killed := time.Now()
 			require.NoError(t, s.cmd.Process.Signal(syscall.SIGKILL))
-			select {
-			case err := <-errc:
-				took := time.Since(killed)
-				require.ErrorIs(t, err, ErrGone)
-				t.Logf("%v after %v", err, took)
-				assert.Less(t, took, 2*time.Second)
-			case <-time.After(5 * time.Second):
-				t.Fatal("no error 5 s after the emulator was killed")
-			}
+			requireGone(t, errc, killed, 2*time.Second)
 			_, err = d.Sensors(ctx)
 			require.ErrorIs(t, err, ErrGone)
 			require.NoError(t, d.Close())
@@ -110,28 +153,7 @@ func TestSecondOpenIsBusy(t *testing.T) {
 	d, err := Open(ctx, s.uri, Opts{})
 	require.NoError(t, err)
 	defer d.Close()
-	me := fmt.Sprintf("pid %d (", os.Getpid())
-
-	// Same process: the lock file says who.
-	_, err = Open(ctx, s.uri, Opts{})
-	require.ErrorIs(t, err, ErrBusy)
-	require.ErrorContains(t, err, me)
-	t.Log(err)
-
-	// Without the lock file, the board itself refuses, naming the holder the kernel gave it.
-	_, err = Open(ctx, s.uri, Opts{NoLock: true})
-	require.ErrorIs(t, err, ErrBusy)
-	require.ErrorContains(t, err, me)
-	t.Log(err)
-
-	// Another process.
-	cmd := exec.Command(os.Args[0], "-test.run=^$")
-	cmd.Env = append(os.Environ(), envClient+"="+s.uri)
-	out, err := cmd.CombinedOutput()
-	require.Error(t, err, "%s", out)
-	require.Contains(t, string(out), "device busy")
-	require.Contains(t, string(out), me)
-	t.Logf("other process: %s", strings.TrimSpace(string(out)))
+	me := requireBusyNamingMe(t, ctx, s.uri)
 
 	// Discovery says who holds it.
 	found, err := List(ctx, ListOpts{RunDir: s.path[:strings.LastIndexByte(s.path, '/')]})

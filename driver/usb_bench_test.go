@@ -4,7 +4,6 @@ package driver
 
 import (
 	"context"
-	"slices"
 	"testing"
 	"time"
 
@@ -13,44 +12,7 @@ import (
 	"github.com/lrchip/lrchip/chip"
 	"github.com/lrchip/lrchip/emu/board"
 	"github.com/lrchip/lrchip/emu/usbdev"
-	"github.com/lrchip/lrchip/firmware/image"
-	"github.com/lrchip/lrchip/firmware/programs"
-	"github.com/lrchip/lrchip/firmware/syn"
 )
-
-// usbBenchImage is a network image of about 4 MiB: two cores of 1024 LIF neurons, dense
-// 1024×1024 connections.
-func usbBenchImage(b *testing.B) []byte {
-	prog, err := programs.Get("lif")
-	require.NoError(b, err)
-	const n = 1024
-	img := &image.Image{Name: "pair", Size: chip.Size{Cores: 2, NeuronsPerCore: n}, Inputs: []image.Input{{Name: "in", Size: n}}}
-	w := make([]int32, n*n)
-	for i := range w {
-		w[i] = syn.Effective(int32(i*7919%512-256), syn.Mixed, 8)
-	}
-	pop := image.Population{Name: "all", Size: 2 * n}
-	for c := 0; c < 2; c++ {
-		img.Cores = append(img.Cores, image.Core{Index: c, Program: prog, Neurons: n, Consts: []int32{400, 300, 60}})
-		k := image.Conn{Kind: image.FromCore, Src: c - 1, SrcCount: n, Dst: c, DstCount: n, Weights: w, SignMode: syn.Mixed, WeightBits: 8}
-		if c == 0 {
-			k.Kind, k.Src = image.FromInput, 0
-		}
-		img.Conns = append(img.Conns, k)
-		pop.Segments = append(pop.Segments, image.Segment{Core: c, Count: n})
-	}
-	img.Pops = []image.Population{pop}
-	img.Outputs = []image.Output{{Name: "out", Pop: 0, Count: 2 * n}}
-	data, err := img.MarshalBinary()
-	require.NoError(b, err)
-	return data
-}
-
-func median(v []float64) float64 {
-	s := slices.Clone(v)
-	slices.Sort(s)
-	return s[len(s)/2]
-}
 
 // BenchmarkUSB moves an image and spikes over the emulated USB board through the real
 // libusb and umockdev, and measures in the same run the mock's own round trip: a loop of
@@ -66,7 +28,7 @@ func median(v []float64) float64 {
 //   - the transfers: most bulk OUT and IN URBs queued at once on the board's side, and the
 //     bytes per bulk OUT transfer.
 func BenchmarkUSB(b *testing.B) {
-	img := usbBenchImage(b)
+	img := chainImage(b, 2) // about 4 MiB
 	ub := plugUSB(b, board.Opts{}, usbdev.Opts{})
 	ctx := context.Background()
 	l, err := dialUSB(ctx, mustParseURI(b, ub.uri), Opts{}.withDefaults())

@@ -11,11 +11,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"golang.org/x/sys/unix"
 
-	"github.com/lrchip/lrchip/chip"
 	"github.com/lrchip/lrchip/emu/board"
 	"github.com/lrchip/lrchip/emu/pcie"
 	"github.com/lrchip/lrchip/firmware/regmap"
@@ -36,48 +34,11 @@ func TestKilledVFIOServerIsGoneWithoutLeaks(t *testing.T) {
 			require.NoError(t, err)
 			_, err = loadImage(d, ctx, lifImage(t, 8, 32, 1))
 			require.NoError(t, err)
-			errc := make(chan error, 1)
-			switch mode {
-			case "run":
-				go func() { errc <- d.Run(ctx, 1<<40) }()
-			case "free-running":
-				require.NoError(t, d.Start(ctx))
-				go func() {
-					for {
-						if _, err := read(d, ctx); err != nil {
-							errc <- err
-							return
-						}
-						if err := d.Inject(ctx, []chip.Spike{{Neuron: 1, Payload: 1}}); err != nil {
-							errc <- err
-							return
-						}
-						time.Sleep(time.Millisecond)
-					}
-				}()
-			case "idle":
-				go func() {
-					for {
-						time.Sleep(5 * time.Millisecond)
-						if _, err := d.Status(); err != nil {
-							errc <- err
-							return
-						}
-					}
-				}()
-			}
+			errc := keepBusy(t, ctx, d, mode, func() error { _, err := d.Status(); return err })
 			time.Sleep(100 * time.Millisecond) // let it get going
 			killed := time.Now()
 			require.NoError(t, s.cmd.Process.Signal(syscall.SIGKILL))
-			select {
-			case err := <-errc:
-				took := time.Since(killed)
-				require.ErrorIs(t, err, ErrGone)
-				t.Logf("%v after %v", err, took)
-				assert.Less(t, took, time.Second)
-			case <-time.After(5 * time.Second):
-				t.Fatal("no error 5 s after the server was killed")
-			}
+			requireGone(t, errc, killed, time.Second)
 			_, err = d.Sensors(ctx)
 			require.ErrorIs(t, err, ErrGone)
 			closed := time.Now()
