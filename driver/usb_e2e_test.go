@@ -6,7 +6,6 @@ import (
 	"context"
 	"encoding/binary"
 	"fmt"
-	"os"
 	"runtime"
 	"strings"
 	"sync"
@@ -29,12 +28,7 @@ import (
 var usbWithoutBoard = ErrNotFound
 
 func preloadForUSB() {
-	if !umockdev.Preloaded() {
-		if err := umockdev.Reexec(); err != nil {
-			fmt.Fprintln(os.Stderr, err)
-			os.Exit(1)
-		}
-	}
+	umockdev.EnsurePreloaded()
 }
 
 var (

@@ -27,12 +27,7 @@ import (
 // this process, which runs with libumockdev-preload (the binary re-executes itself).
 
 func TestMain(m *testing.M) {
-	if !umockdev.Preloaded() {
-		if err := umockdev.Reexec(); err != nil {
-			fmt.Fprintln(os.Stderr, err)
-			os.Exit(1)
-		}
-	}
+	umockdev.EnsurePreloaded()
 	os.Exit(m.Run())
 }
 

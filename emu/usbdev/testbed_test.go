@@ -4,7 +4,6 @@ package usbdev
 
 import (
 	"context"
-	"fmt"
 	"os"
 	"sync"
 	"testing"
@@ -21,12 +20,7 @@ import (
 // These tests put the function on a umockdev testbed and talk to it through the real libusb
 // (gousb), as the driver does; the test binary runs with libumockdev-preload.
 func TestMain(m *testing.M) {
-	if !umockdev.Preloaded() {
-		if err := umockdev.Reexec(); err != nil {
-			fmt.Fprintln(os.Stderr, err)
-			os.Exit(1)
-		}
-	}
+	umockdev.EnsurePreloaded()
 	os.Exit(m.Run())
 }
 

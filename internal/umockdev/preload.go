@@ -16,6 +16,19 @@ func Preloaded() bool {
 	return err == nil && bytes.Contains(maps, []byte("libumockdev-preload"))
 }
 
+// EnsurePreloaded is what a test binary's TestMain calls first: it returns where
+// libumockdev-preload is loaded, and otherwise re-executes the binary with it (Reexec),
+// exiting with the reason where it cannot.
+func EnsurePreloaded() {
+	if Preloaded() {
+		return
+	}
+	if err := Reexec(); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+}
+
 // Reexec replaces this process with itself, with libumockdev-preload preloaded: what a test
 // binary's TestMain does when Preloaded is false, since the library must be there before
 // libusb starts. It returns only on error (the library missing, say).

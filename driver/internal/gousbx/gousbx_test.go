@@ -23,12 +23,7 @@ import (
 // Open runs against emulated FT2232Hs on a umockdev testbed, through the real libusb: the
 // test binary re-executes itself with libumockdev-preload.
 func TestMain(m *testing.M) {
-	if !umockdev.Preloaded() {
-		if err := umockdev.Reexec(); err != nil {
-			fmt.Fprintln(os.Stderr, err)
-			os.Exit(1)
-		}
-	}
+	umockdev.EnsurePreloaded()
 	os.Exit(m.Run())
 }
 
