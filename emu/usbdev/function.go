@@ -1,10 +1,11 @@
 // Package usbdev is the emulated board's USB function: the bridge (an FX3/FT601-class USB
 // device controller) in front of emu/board, as firmware/regmap defines it (docs/regmap.md
-// §11), together with what the Linux kernel's usbdevfs does for the host. A transport hands
-// it the usbdevfs ioctls of a host's libusb (internal/umockdev does, through umockdev's
-// ioctl emulation, so that unchanged libusb and gousb code talks to it); it answers them:
-// descriptors and standard requests, the vendor requests for registers and sessions, and
-// the bulk endpoints, whose frames it pumps to and from the board's rings.
+// §11), together with what the Linux kernel's usbdevfs does for the host (usbfs.go, which
+// the FT2232H shares). A transport hands it the usbdevfs ioctls of a host's libusb
+// (internal/umockdev does, through umockdev's ioctl emulation, so that unchanged libusb and
+// gousb code talks to it); it answers them: descriptors and standard requests, the vendor
+// requests for registers and sessions, and the bulk endpoints, whose frames it pumps to and
+// from the board's rings.
 //
 // A session (ATTACH) gets rings of its own in plain memory and the board's firmware loop
 // (board.Attach) over them; the OUT pump writes the records of bulk OUT into CMD and SPKIN,
