@@ -42,41 +42,61 @@ func settle(t *testing.T, base int) {
 
 // keepBusy keeps d busy as a caller does, in a goroutine of its own, until a call fails:
 // that error comes on the channel. "run": one endless Run; "free-running": Start, then read
-// the output and inject a spike, over and over; "idle": poll, every few milliseconds.
+// the output and inject a spike, over and over; "idle": poll, every few milliseconds. It
+// returns once the activity is under way (the board has stepped, or the first round is
+// done), so that what the test does next happens in the middle of it.
 func keepBusy(t *testing.T, ctx context.Context, d *Device, mode string, poll func() error) <-chan error {
 	t.Helper()
 	errc := make(chan error, 1)
+	going := make(chan struct{})
+	var once sync.Once
+	started := func() { once.Do(func() { close(going) }) }
 	switch mode {
 	case "run":
 		go func() { errc <- d.Run(ctx, 1<<40) }()
+		go func() {
+			for ctx.Err() == nil {
+				if st, err := d.Status(); err != nil || st.Timestep > 0 {
+					break
+				}
+				runtime.Gosched()
+			}
+			started()
+		}()
 	case "free-running":
 		require.NoError(t, d.Start(ctx))
 		go func() {
 			for {
 				if _, err := read(d, ctx); err != nil {
 					errc <- err
+					started()
 					return
 				}
 				if err := d.Inject(ctx, []chip.Spike{{Neuron: 1, Payload: 1}}); err != nil {
 					errc <- err
+					started()
 					return
 				}
+				started()
 				time.Sleep(time.Millisecond) // pacing: the board runs meanwhile
 			}
 		}()
 	case "idle":
 		go func() {
 			for {
-				time.Sleep(5 * time.Millisecond)
-				if err := poll(); err != nil {
+				err := poll()
+				started()
+				if err != nil {
 					errc <- err
 					return
 				}
+				time.Sleep(5 * time.Millisecond)
 			}
 		}()
 	default:
 		t.Fatalf("no mode %q", mode)
 	}
+	<-going
 	return errc
 }
 
@@ -131,7 +151,6 @@ func TestKilledEmulatorIsGoneWithoutLeaks(t *testing.T) {
 			_, err = loadImage(d, ctx, lifImage(t, 8, 32, 1))
 			require.NoError(t, err)
 			errc := keepBusy(t, ctx, d, mode, func() error { _, err := read(d, ctx); return err })
-			time.Sleep(100 * time.Millisecond) // let it get going
 			killed := time.Now()
 			require.NoError(t, s.cmd.Process.Signal(syscall.SIGKILL))
 			requireGone(t, errc, killed, 2*time.Second)
@@ -371,7 +390,7 @@ func TestCloseWhileCallsWait(t *testing.T) {
 	require.NoError(t, err)
 	errc := make(chan error, 1)
 	go func() { _, err := runSteps(d, ctx, 1<<40); errc <- err }()
-	time.Sleep(20 * time.Millisecond)
+	require.Eventually(t, func() bool { st, _ := d.Status(); return st.Timestep > 0 }, time.Minute, 100*time.Microsecond, "the run is under way")
 	require.NoError(t, d.Close())
 	err = <-errc
 	require.ErrorIs(t, err, ErrClosed)

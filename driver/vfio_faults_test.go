@@ -35,7 +35,6 @@ func TestKilledVFIOServerIsGoneWithoutLeaks(t *testing.T) {
 			_, err = loadImage(d, ctx, lifImage(t, 8, 32, 1))
 			require.NoError(t, err)
 			errc := keepBusy(t, ctx, d, mode, func() error { _, err := d.Status(); return err })
-			time.Sleep(100 * time.Millisecond) // let it get going
 			killed := time.Now()
 			require.NoError(t, s.cmd.Process.Signal(syscall.SIGKILL))
 			requireGone(t, errc, killed, time.Second)
